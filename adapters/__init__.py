@@ -1,0 +1,1 @@
+"""Adapters: implementations of the domain ports. Only project/container.py picks one."""

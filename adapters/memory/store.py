@@ -1,0 +1,78 @@
+"""The shared in-memory "database" and its unit of work."""
+
+from __future__ import annotations
+
+import copy
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+
+@dataclass
+class MemoryDatabase:
+    """Tables as dicts keyed by id. The memory repositories share one instance."""
+
+    tables: dict[str, dict[Any, Any]] = field(default_factory=dict)
+    lock: threading.RLock = field(default_factory=threading.RLock)
+
+    def table(self, name: str) -> dict[Any, Any]:
+        return self.tables.setdefault(name, {})
+
+
+class MemoryUnitOfWork:
+    """Snapshot on entering the outermost block, restore on error: real rollback semantics.
+
+    The block holds a re-entrant lock, so concurrent blocks run one at a time
+    (a serialisable store, like SQLite's write lock).
+    """
+
+    def __init__(self, database: MemoryDatabase) -> None:
+        self._db = database
+        self._depth = 0
+        self._callbacks: list[Callable[[], None]] = []
+
+    @contextmanager
+    def atomic(self) -> Iterator[None]:
+        committed: list[Callable[[], None]] = []
+        with self._db.lock:
+            outermost = self._depth == 0
+            snapshot = copy.deepcopy(self._db.tables) if outermost else None
+            self._depth += 1
+            try:
+                yield
+            except BaseException:
+                if outermost:
+                    self._db.tables = snapshot  # type: ignore[assignment]
+                    self._callbacks.clear()
+                raise
+            finally:
+                self._depth -= 1
+            if outermost:
+                committed, self._callbacks = self._callbacks, []
+        for callback in committed:
+            callback()
+
+    def on_commit(self, callback: Callable[[], None]) -> None:
+        if self._depth:
+            self._callbacks.append(callback)
+        else:
+            callback()
+
+
+class FixedClock:
+    """A clock tests can set and move."""
+
+    def __init__(self, now: datetime | None = None) -> None:
+        self._now = now or datetime(2030, 1, 1, 9, 0, tzinfo=UTC)
+
+    def now(self) -> datetime:
+        return self._now
+
+    def set(self, now: datetime) -> None:
+        self._now = now
+
+    def advance(self, **delta: float) -> None:
+        self._now += timedelta(**delta)

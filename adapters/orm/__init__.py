@@ -1,0 +1,1 @@
+"""Django ORM adapters: models, migrations and the repositories that map rows to entities."""

@@ -1,0 +1,153 @@
+"""Relational schema. Rows are mapped to domain entities in repositories.py, never leaked."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, PermissionsMixin
+from django.db import models
+from django.utils import timezone
+
+ROLE_CHOICES = [("client", "Client"), ("expert", "Expert"), ("staff", "Staff")]
+EXPERT_STATUS_CHOICES = [("draft", "Draft"), ("published", "Published"), ("suspended", "Suspended")]
+BOOKING_STATUS_CHOICES = [
+    ("requested", "Requested"),
+    ("accepted", "Accepted"),
+    ("declined", "Declined"),
+    ("cancelled", "Cancelled"),
+    ("completed", "Completed"),
+]
+
+
+class UserManager(BaseUserManager["User"]):
+    use_in_migrations = True
+
+    def create_user(self, email: str, password: str | None = None, **extra: Any) -> User:
+        user = self.model(email=self.normalize_email(email).lower(), **extra)
+        user.set_password(password)
+        user.save(using=self._db)
+        return user
+
+    def create_superuser(self, email: str, password: str | None = None, **extra: Any) -> User:
+        extra.update(is_staff=True, is_superuser=True, role="staff")
+        return self.create_user(email, password, **extra)
+
+
+class User(AbstractBaseUser, PermissionsMixin):
+    """The account. Email is the login; the domain sees id, email, role, name, signup time."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    email = models.EmailField(unique=True, max_length=254)
+    name = models.CharField(max_length=100)
+    role = models.CharField(max_length=10, choices=ROLE_CHOICES, default="client", db_index=True)
+    is_active = models.BooleanField(default=True)
+    is_staff = models.BooleanField(default=False, help_text="May log into the admin.")
+    date_joined = models.DateTimeField(default=timezone.now, db_index=True)
+
+    objects = UserManager()
+
+    USERNAME_FIELD = "email"
+    EMAIL_FIELD = "email"
+    REQUIRED_FIELDS = ["name"]
+
+    class Meta:
+        db_table = "experthub_user"
+        ordering = ["-date_joined"]
+
+    def __str__(self) -> str:
+        return self.email
+
+
+class ExpertProfileRow(models.Model):
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    owner = models.OneToOneField(User, on_delete=models.PROTECT, related_name="expert_profile")
+    display_name = models.CharField(max_length=100)
+    headline = models.CharField(max_length=120)
+    bio = models.TextField(blank=True, max_length=5000)
+    skills = models.JSONField(default=list, blank=True)
+    languages = models.JSONField(default=list, blank=True)
+    rate_amount = models.BigIntegerField(help_text="Hourly rate in minor units (cents).")
+    rate_currency = models.CharField(max_length=3)
+    timezone = models.CharField(max_length=64, default="UTC")
+    avatar_key = models.CharField(max_length=255, blank=True, default="")
+    status = models.CharField(max_length=10, choices=EXPERT_STATUS_CHOICES, default="draft")
+    rating_count = models.PositiveIntegerField(default=0)
+    rating_total = models.PositiveBigIntegerField(default=0)
+    created_at = models.DateTimeField()
+    updated_at = models.DateTimeField()
+    published_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        db_table = "experthub_expert_profile"
+        verbose_name = "expert profile"
+        indexes = [models.Index(fields=["status", "-updated_at"], name="expert_status_updated")]
+        constraints = [
+            models.CheckConstraint(condition=models.Q(rate_amount__gte=0), name="expert_rate_not_negative"),
+            models.CheckConstraint(
+                condition=models.Q(status__in=["draft", "published", "suspended"]), name="expert_status_valid"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.display_name} — {self.headline}"
+
+    @property
+    def rating_average(self) -> float | None:
+        return round(self.rating_total / self.rating_count, 2) if self.rating_count else None
+
+
+class BookingRow(models.Model):
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    client = models.ForeignKey(User, on_delete=models.PROTECT, related_name="bookings_as_client")
+    expert = models.ForeignKey(ExpertProfileRow, on_delete=models.PROTECT, related_name="bookings")
+    # Denormalised from expert.owner so "my bookings as expert" needs no join.
+    expert_user = models.ForeignKey(User, on_delete=models.PROTECT, related_name="bookings_as_expert")
+    starts_at = models.DateTimeField()
+    # Stored (not derived) so the store can check overlaps itself.
+    ends_at = models.DateTimeField()
+    duration_minutes = models.PositiveSmallIntegerField()
+    topic = models.CharField(max_length=200)
+    price_amount = models.BigIntegerField()
+    price_currency = models.CharField(max_length=3)
+    status = models.CharField(max_length=10, choices=BOOKING_STATUS_CHOICES, default="requested")
+    created_at = models.DateTimeField()
+    updated_at = models.DateTimeField()
+
+    class Meta:
+        db_table = "experthub_booking"
+        indexes = [
+            models.Index(fields=["client", "-starts_at"], name="booking_client_start"),
+            models.Index(fields=["expert_user", "-starts_at"], name="booking_expert_user_start"),
+            models.Index(fields=["expert", "status", "starts_at"], name="booking_expert_status_start"),
+        ]
+        constraints = [
+            models.CheckConstraint(condition=models.Q(ends_at__gt=models.F("starts_at")), name="booking_ends_after_start"),
+            models.CheckConstraint(
+                condition=models.Q(duration_minutes__gte=30, duration_minutes__lte=240), name="booking_duration_range"
+            ),
+            models.CheckConstraint(condition=~models.Q(client=models.F("expert_user")), name="booking_no_self_booking"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.topic} ({self.status})"
+
+
+class ReviewRow(models.Model):
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    booking = models.OneToOneField(BookingRow, on_delete=models.PROTECT, related_name="review")
+    expert = models.ForeignKey(ExpertProfileRow, on_delete=models.PROTECT, related_name="reviews")
+    author = models.ForeignKey(User, on_delete=models.PROTECT, related_name="reviews_written")
+    rating = models.PositiveSmallIntegerField()
+    comment = models.TextField(blank=True, max_length=2000)
+    created_at = models.DateTimeField()
+
+    class Meta:
+        db_table = "experthub_review"
+        indexes = [models.Index(fields=["expert", "-created_at"], name="review_expert_created")]
+        constraints = [
+            models.CheckConstraint(condition=models.Q(rating__gte=1, rating__lte=5), name="review_rating_range"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.rating}★ on {self.booking_id}"

@@ -1,0 +1,208 @@
+"""Ports: the interfaces services depend on. Adapters implement them.
+
+Every adapter of a port passes the same contract suite (tests/contract/).
+Errors: adapters raise only domain errors; a failure of the backing service
+is translated into PortError (``raise PortError(...) from e``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import AbstractContextManager
+from datetime import datetime
+from typing import Literal, Protocol
+
+from domain.blobs import BlobInfo, UploadTicket
+from domain.bookings import Booking, BookingStatus
+from domain.events import DomainEvent
+from domain.experts import ExpertProfile
+from domain.ids import BookingId, ExpertId, UserId
+from domain.pagination import Page, PageRequest
+from domain.reviews import Review
+from domain.search import ExpertDocument, SearchQuery, SearchResult
+from domain.users import User
+
+PartyRole = Literal["client", "expert"]
+
+
+class Clock(Protocol):
+    def now(self) -> datetime:
+        """The current time, timezone-aware, in UTC."""
+        ...
+
+
+class UnitOfWork(Protocol):
+    """The transaction boundary of a use case."""
+
+    def atomic(self) -> AbstractContextManager[None]:
+        """Everything written inside the block commits together or not at all.
+
+        A block nested in another joins the outer transaction. An exception
+        leaving the block rolls it back and propagates.
+        """
+        ...
+
+    def on_commit(self, callback: Callable[[], None]) -> None:
+        """Run ``callback`` after the outermost block commits; never if it rolls back.
+
+        Outside any block the callback runs at once.
+        """
+        ...
+
+
+class UserRepository(Protocol):
+    def add(self, user: User, *, password: str) -> None:
+        """Store a new account with this password (hashed by the adapter).
+
+        Raises EmailTaken if an account with the same email exists.
+        """
+        ...
+
+    def get(self, user_id: UserId) -> User:
+        """The account with this id. Raises NotFound."""
+        ...
+
+    def get_by_email(self, email: str) -> User:
+        """The account with this (normalised) email. Raises NotFound."""
+        ...
+
+    def get_many(self, user_ids: Iterable[UserId]) -> dict[UserId, User]:
+        """The accounts among ``user_ids`` that exist, by id, in one round trip."""
+        ...
+
+
+class ExpertRepository(Protocol):
+    def add(self, profile: ExpertProfile) -> None:
+        """Store a new profile. Raises ProfileExists if its owner already has one."""
+        ...
+
+    def get(self, expert_id: ExpertId, *, for_update: bool = False) -> ExpertProfile:
+        """The profile with this id. Raises NotFound.
+
+        ``for_update`` locks it until the enclosing transaction ends, where the
+        store can lock rows.
+        """
+        ...
+
+    def get_by_owner(self, owner_id: UserId) -> ExpertProfile:
+        """The profile owned by this user. Raises NotFound."""
+        ...
+
+    def get_many(self, expert_ids: Sequence[ExpertId]) -> list[ExpertProfile]:
+        """The existing profiles among ``expert_ids``, in that order, in one round trip."""
+        ...
+
+    def save(self, profile: ExpertProfile) -> None:
+        """Write back a changed profile. Raises NotFound if it was never added."""
+        ...
+
+    def iter_published(self, *, batch_size: int = 500) -> Iterator[ExpertProfile]:
+        """Every published profile, streamed in batches (for index rebuilds)."""
+        ...
+
+
+class BookingRepository(Protocol):
+    def add(self, booking: Booking) -> None:
+        """Store a new booking."""
+        ...
+
+    def get(self, booking_id: BookingId, *, for_update: bool = False) -> Booking:
+        """The booking with this id. Raises NotFound. ``for_update`` as for experts."""
+        ...
+
+    def save(self, booking: Booking) -> None:
+        """Write back a changed booking.
+
+        Raises BookingOverlap if the store itself refuses a second accepted
+        booking of the same expert at an overlapping time, NotFound if the
+        booking was never added.
+        """
+        ...
+
+    def has_accepted_overlap(self, booking: Booking) -> bool:
+        """Whether another accepted booking of the same expert overlaps this one."""
+        ...
+
+    def list_for_user(
+        self,
+        *,
+        user_id: UserId,
+        as_role: PartyRole,
+        status: BookingStatus | None,
+        page: PageRequest,
+    ) -> Page[Booking]:
+        """The user's bookings as client or as expert, soonest start last (newest first).
+
+        Ordered by start time descending, then id. A constant number of round
+        trips whatever the page size.
+        """
+        ...
+
+
+class ReviewRepository(Protocol):
+    def add(self, review: Review) -> None:
+        """Store a review. Raises DuplicateReview if its booking already has one."""
+        ...
+
+    def get_for_booking(self, booking_id: BookingId) -> Review | None:
+        """The review of this booking, if any."""
+        ...
+
+    def list_for_expert(self, expert_id: ExpertId, *, page: PageRequest) -> Page[Review]:
+        """The expert's reviews, newest first (then id), in a constant number of round trips."""
+        ...
+
+
+class SearchIndex(Protocol):
+    def upsert(self, document: ExpertDocument) -> None:
+        """Add the document, or replace the one with the same expert id."""
+        ...
+
+    def upsert_many(self, documents: Iterable[ExpertDocument]) -> int:
+        """Upsert many documents in bulk; returns how many."""
+        ...
+
+    def remove(self, expert_id: ExpertId) -> None:
+        """Drop the expert from the index. No error if it is not there."""
+        ...
+
+    def clear(self) -> None:
+        """Drop every document."""
+        ...
+
+    def search(self, query: SearchQuery) -> SearchResult:
+        """Match the free text (every word, prefixes of the last one included)
+        against headline, skills and bio, apply the filters, sort and page,
+        and count skill facets over all matches (see SearchQuery, SearchResult).
+        """
+        ...
+
+
+class BlobStore(Protocol):
+    def create_upload(
+        self, *, key: str, content_types: Sequence[str], max_bytes: int, expires_in: int
+    ) -> UploadTicket:
+        """A presigned direct upload for ``key``.
+
+        The store itself refuses an upload after ``expires_in`` seconds, one
+        over ``max_bytes``, or one whose content type is not listed.
+        """
+        ...
+
+    def head(self, key: str) -> BlobInfo | None:
+        """Size and content type of the stored object, or None if absent."""
+        ...
+
+    def download_url(self, key: str, *, expires_in: int) -> str:
+        """A presigned URL that serves the object until it expires."""
+        ...
+
+    def delete(self, key: str) -> None:
+        """Remove the object. No error if it is absent."""
+        ...
+
+
+class EventPublisher(Protocol):
+    def publish(self, event: DomainEvent) -> None:
+        """Hand the event to whatever performs its side effects (log, queue, ...)."""
+        ...

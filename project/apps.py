@@ -1,0 +1,17 @@
+from __future__ import annotations
+
+from django.apps import AppConfig
+
+
+class ProjectConfig(AppConfig):
+    """Configures the container from settings and wires the entrypoints, once per process."""
+
+    name = "project"
+    verbose_name = "ExpertHub"
+
+    def ready(self) -> None:
+        from project import checks  # noqa: F401  (registers the system checks)
+        from project.container import container, configure
+
+        configure(container)
+        container.wire(packages=["api"])

@@ -1,0 +1,172 @@
+"""The composition root: the ONE place that picks an adapter for each port.
+
+Each port is a ``providers.Selector`` keyed by a setting (REPOSITORY_BACKEND,
+SEARCH_BACKEND, BLOB_BACKEND, EVENTS_BACKEND). Each use case is a
+``providers.Callable`` with its ports bound, so an entrypoint calls
+``booking_accept(actor=..., booking_id=...)`` and never sees an adapter.
+
+Entrypoints (DRF views, management commands) receive use cases with
+``@inject`` and ``Provide["booking_accept"]`` (string ids, so they do not
+import this module). Tests swap a port with ``container.<port>.override(fake)``
+used as a context manager, which always resets.
+
+Adapters never connect at import time: a client is made when its provider
+is first resolved.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from dependency_injector import containers, providers
+from django.conf import settings
+
+from adapters.clock import SystemClock
+from adapters.local.blobs import LocalBlobStore
+from adapters.local.events import LoggingEventPublisher
+from adapters.local.search import SqliteSearchIndex
+from adapters.memory.blobs import InMemoryBlobStore
+from adapters.memory.events import InMemoryEventPublisher
+from adapters.memory.repositories import (
+    InMemoryBookingRepository,
+    InMemoryExpertRepository,
+    InMemoryReviewRepository,
+    InMemoryUserRepository,
+)
+from adapters.memory.search import InMemorySearchIndex
+from adapters.memory.store import MemoryDatabase, MemoryUnitOfWork
+from adapters.orm.repositories import (
+    DjangoBookingRepository,
+    DjangoExpertRepository,
+    DjangoReviewRepository,
+    DjangoUnitOfWork,
+    DjangoUserRepository,
+)
+from services import accounts, avatars, bookings, experts, reviews
+
+
+class Container(containers.DeclarativeContainer):
+    config = providers.Configuration(strict=True)
+
+    # --- ports ---------------------------------------------------------------
+    clock = providers.Singleton(SystemClock)
+    memory_database = providers.Singleton(MemoryDatabase)
+
+    uow = providers.Selector(
+        config.repository_backend,
+        orm=providers.Singleton(DjangoUnitOfWork),
+        memory=providers.Singleton(MemoryUnitOfWork, memory_database),
+    )
+    users = providers.Selector(
+        config.repository_backend,
+        orm=providers.Singleton(DjangoUserRepository),
+        memory=providers.Singleton(InMemoryUserRepository, memory_database),
+    )
+    experts = providers.Selector(
+        config.repository_backend,
+        orm=providers.Singleton(DjangoExpertRepository),
+        memory=providers.Singleton(InMemoryExpertRepository, memory_database),
+    )
+    bookings = providers.Selector(
+        config.repository_backend,
+        orm=providers.Singleton(DjangoBookingRepository),
+        memory=providers.Singleton(InMemoryBookingRepository, memory_database),
+    )
+    reviews = providers.Selector(
+        config.repository_backend,
+        orm=providers.Singleton(DjangoReviewRepository),
+        memory=providers.Singleton(InMemoryReviewRepository, memory_database),
+    )
+    search = providers.Selector(
+        config.search_backend,
+        sqlite=providers.Singleton(SqliteSearchIndex),
+        memory=providers.Singleton(InMemorySearchIndex),
+    )
+    blobs = providers.Selector(
+        config.blob_backend,
+        local=providers.Singleton(
+            LocalBlobStore, root=config.blob_root, base_url=config.public_base_url, secret=config.secret_key
+        ),
+        memory=providers.Singleton(InMemoryBlobStore),
+    )
+    events = providers.Selector(
+        config.events_backend,
+        log=providers.Singleton(LoggingEventPublisher),
+        memory=providers.Singleton(InMemoryEventPublisher),
+    )
+
+    # --- use cases -------------------------------------------------------------
+    account_register = providers.Callable(accounts.account_register, users=users, uow=uow, clock=clock, events=events)
+    user_get = providers.Callable(accounts.user_get, users=users)
+
+    expert_create = providers.Callable(
+        experts.expert_create, experts=experts, users=users, uow=uow, clock=clock, events=events
+    )
+    expert_update = providers.Callable(
+        experts.expert_update, experts=experts, search=search, uow=uow, clock=clock, events=events
+    )
+    expert_publish = providers.Callable(
+        experts.expert_publish, experts=experts, search=search, uow=uow, clock=clock, events=events
+    )
+    expert_suspend = providers.Callable(
+        experts.expert_suspend, experts=experts, users=users, search=search, uow=uow, clock=clock, events=events
+    )
+    expert_reinstate = providers.Callable(
+        experts.expert_reinstate, experts=experts, users=users, search=search, uow=uow, clock=clock, events=events
+    )
+    expert_get = providers.Callable(experts.expert_get, experts=experts, users=users)
+    expert_get_mine = providers.Callable(experts.expert_get_mine, experts=experts)
+    expert_search = providers.Callable(experts.expert_search, experts=experts, search=search)
+    expert_avatar_urls = providers.Callable(experts.expert_avatar_urls, blobs=blobs)
+    expert_reindex_all = providers.Callable(experts.expert_reindex_all, experts=experts, search=search)
+
+    avatar_upload_start = providers.Callable(avatars.avatar_upload_start, experts=experts, blobs=blobs)
+    avatar_upload_confirm = providers.Callable(
+        avatars.avatar_upload_confirm, experts=experts, blobs=blobs, uow=uow, clock=clock, events=events
+    )
+
+    booking_request = providers.Callable(
+        bookings.booking_request, bookings=bookings, experts=experts, uow=uow, clock=clock, events=events
+    )
+    booking_get = providers.Callable(bookings.booking_get, bookings=bookings)
+    booking_list_mine = providers.Callable(bookings.booking_list_mine, bookings=bookings)
+    booking_accept = providers.Callable(
+        bookings.booking_accept, bookings=bookings, experts=experts, uow=uow, clock=clock, events=events
+    )
+    booking_decline = providers.Callable(bookings.booking_decline, bookings=bookings, uow=uow, clock=clock, events=events)
+    booking_cancel = providers.Callable(bookings.booking_cancel, bookings=bookings, uow=uow, clock=clock, events=events)
+    booking_complete = providers.Callable(
+        bookings.booking_complete, bookings=bookings, uow=uow, clock=clock, events=events
+    )
+
+    review_create = providers.Callable(
+        reviews.review_create,
+        reviews=reviews,
+        bookings=bookings,
+        experts=experts,
+        search=search,
+        uow=uow,
+        clock=clock,
+        events=events,
+    )
+    review_list_for_expert = providers.Callable(reviews.review_list_for_expert, reviews=reviews, experts=experts)
+
+
+def settings_config() -> dict[str, Any]:
+    """The container's configuration, read from Django settings (themselves from the environment)."""
+    return {
+        "repository_backend": settings.REPOSITORY_BACKEND,
+        "search_backend": settings.SEARCH_BACKEND,
+        "blob_backend": settings.BLOB_BACKEND,
+        "events_backend": settings.EVENTS_BACKEND,
+        "blob_root": str(settings.BLOB_ROOT),
+        "public_base_url": settings.PUBLIC_BASE_URL,
+        "secret_key": settings.SECRET_KEY,
+    }
+
+
+def configure(target: Container) -> None:
+    target.config.from_dict(settings_config())
+
+
+container = Container()

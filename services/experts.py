@@ -1,0 +1,245 @@
+"""Expert profiles: create, edit, publish, suspend, view, search."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from domain.errors import NotFound, PermissionDenied
+from domain.events import ExpertProfileChanged
+from domain.experts import ExpertProfile, ExpertStatus
+from domain.ids import ExpertId, UserId, new_id
+from domain.money import Money
+from domain.ports import BlobStore, Clock, EventPublisher, ExpertRepository, SearchIndex, UnitOfWork, UserRepository
+from domain.search import ExpertDocument, SearchQuery, SkillFacet
+from domain.blobs import DOWNLOAD_EXPIRY_SECONDS
+from domain.users import Role, User
+
+
+@dataclass(frozen=True, slots=True)
+class ExpertSearchPage:
+    profiles: list[ExpertProfile]
+    total: int
+    facets: tuple[SkillFacet, ...]
+    query: SearchQuery
+
+
+def expert_document(profile: ExpertProfile) -> ExpertDocument:
+    """The search projection of a profile."""
+    return ExpertDocument(
+        expert_id=profile.id,
+        headline=profile.headline,
+        bio=profile.bio,
+        skills=profile.skills,
+        languages=profile.languages,
+        rate_amount=profile.hourly_rate.amount,
+        currency=profile.hourly_rate.currency,
+        rating_average=profile.rating_average,
+        rating_count=profile.rating_count,
+        published_at=profile.published_at,
+    )
+
+
+def expert_sync_index(*, search: SearchIndex, profile: ExpertProfile) -> None:
+    """Only published profiles are searchable."""
+    if profile.status is ExpertStatus.PUBLISHED:
+        search.upsert(expert_document(profile))
+    else:
+        search.remove(profile.id)
+
+
+def expert_reindex_all(*, experts: ExpertRepository, search: SearchIndex) -> int:
+    """Rebuild the search index from the repository; returns the number indexed."""
+    search.clear()
+    return search.upsert_many(expert_document(p) for p in experts.iter_published())
+
+
+def expert_create(
+    *,
+    experts: ExpertRepository,
+    users: UserRepository,
+    uow: UnitOfWork,
+    clock: Clock,
+    events: EventPublisher,
+    actor: UserId,
+    headline: str,
+    hourly_rate: Money,
+    display_name: str | None = None,
+    bio: str = "",
+    skills: Sequence[str] = (),
+    languages: Sequence[str] = (),
+    timezone: str = "UTC",
+) -> ExpertProfile:
+    """An expert account's one profile, as a draft."""
+    owner = users.get(actor)
+    if owner.role is not Role.EXPERT:
+        raise PermissionDenied("Only expert accounts have an expert profile.")
+    profile = ExpertProfile.create(
+        id=ExpertId(new_id()),
+        owner_id=owner.id,
+        now=clock.now(),
+        display_name=display_name or owner.name,
+        headline=headline,
+        bio=bio,
+        skills=tuple(skills),
+        hourly_rate=hourly_rate,
+        languages=tuple(languages),
+        timezone=timezone,
+    )
+    with uow.atomic():
+        experts.add(profile)
+        _after_change(uow=uow, events=events, profile=profile)
+    return profile
+
+
+def expert_update(
+    *,
+    experts: ExpertRepository,
+    search: SearchIndex,
+    uow: UnitOfWork,
+    clock: Clock,
+    events: EventPublisher,
+    actor: UserId,
+    expert_id: ExpertId,
+    display_name: str | None = None,
+    headline: str | None = None,
+    bio: str | None = None,
+    skills: Sequence[str] | None = None,
+    hourly_rate: Money | None = None,
+    languages: Sequence[str] | None = None,
+    timezone: str | None = None,
+) -> ExpertProfile:
+    """The owner edits their profile; None leaves a field unchanged."""
+    with uow.atomic():
+        profile = owned_profile(experts=experts, actor=actor, expert_id=expert_id)
+        profile.update(
+            now=clock.now(),
+            display_name=display_name,
+            headline=headline,
+            bio=bio,
+            skills=tuple(skills) if skills is not None else None,
+            hourly_rate=hourly_rate,
+            languages=tuple(languages) if languages is not None else None,
+            timezone=timezone,
+        )
+        _save(experts=experts, search=search, uow=uow, events=events, profile=profile)
+    return profile
+
+
+def expert_publish(
+    *,
+    experts: ExpertRepository,
+    search: SearchIndex,
+    uow: UnitOfWork,
+    clock: Clock,
+    events: EventPublisher,
+    actor: UserId,
+    expert_id: ExpertId,
+) -> ExpertProfile:
+    """The owner publishes a complete draft."""
+    with uow.atomic():
+        profile = owned_profile(experts=experts, actor=actor, expert_id=expert_id)
+        profile.publish(now=clock.now())
+        _save(experts=experts, search=search, uow=uow, events=events, profile=profile)
+    return profile
+
+
+def expert_suspend(
+    *,
+    experts: ExpertRepository,
+    users: UserRepository,
+    search: SearchIndex,
+    uow: UnitOfWork,
+    clock: Clock,
+    events: EventPublisher,
+    actor: UserId,
+    expert_id: ExpertId,
+) -> ExpertProfile:
+    """Staff take a published profile out of the marketplace."""
+    _require_staff(users.get(actor))
+    with uow.atomic():
+        profile = experts.get(expert_id, for_update=True)
+        profile.suspend(now=clock.now())
+        _save(experts=experts, search=search, uow=uow, events=events, profile=profile)
+    return profile
+
+
+def expert_reinstate(
+    *,
+    experts: ExpertRepository,
+    users: UserRepository,
+    search: SearchIndex,
+    uow: UnitOfWork,
+    clock: Clock,
+    events: EventPublisher,
+    actor: UserId,
+    expert_id: ExpertId,
+) -> ExpertProfile:
+    """Staff put a suspended profile back on the marketplace."""
+    _require_staff(users.get(actor))
+    with uow.atomic():
+        profile = experts.get(expert_id, for_update=True)
+        profile.reinstate(now=clock.now())
+        _save(experts=experts, search=search, uow=uow, events=events, profile=profile)
+    return profile
+
+
+def expert_get(
+    *, experts: ExpertRepository, users: UserRepository, actor: UserId | None, expert_id: ExpertId
+) -> ExpertProfile:
+    """A published profile for anyone; a draft or suspended one only for its owner and staff."""
+    profile = experts.get(expert_id)
+    if profile.status is ExpertStatus.PUBLISHED or actor == profile.owner_id:
+        return profile
+    if actor is not None and users.get(actor).is_staff:
+        return profile
+    raise NotFound("Expert not found.")
+
+
+def expert_get_mine(*, experts: ExpertRepository, actor: UserId) -> ExpertProfile:
+    return experts.get_by_owner(actor)
+
+
+def expert_search(*, experts: ExpertRepository, search: SearchIndex, query: SearchQuery) -> ExpertSearchPage:
+    """One page of published experts matching the query, with skill facets."""
+    result = search.search(query)
+    profiles = [p for p in experts.get_many(result.expert_ids) if p.status is ExpertStatus.PUBLISHED]
+    return ExpertSearchPage(profiles=profiles, total=result.total, facets=result.facets, query=query)
+
+
+def expert_avatar_urls(*, blobs: BlobStore, profiles: Sequence[ExpertProfile]) -> dict[ExpertId, str]:
+    """Presigned download URLs for the profiles that have an avatar."""
+    return {
+        p.id: blobs.download_url(p.avatar_key, expires_in=DOWNLOAD_EXPIRY_SECONDS)
+        for p in profiles
+        if p.avatar_key
+    }
+
+
+def owned_profile(*, experts: ExpertRepository, actor: UserId, expert_id: ExpertId) -> ExpertProfile:
+    """The actor's own profile, locked; a stranger gets 403 for a public one and 404 otherwise."""
+    profile = experts.get(expert_id, for_update=True)
+    if profile.owner_id != actor:
+        if profile.status is not ExpertStatus.PUBLISHED:
+            raise NotFound("Expert not found.")
+        raise PermissionDenied("Only the owner edits a profile.")
+    return profile
+
+
+def _require_staff(user: User) -> None:
+    if not user.is_staff:
+        raise PermissionDenied("Only staff do this.")
+
+
+def _save(
+    *, experts: ExpertRepository, search: SearchIndex, uow: UnitOfWork, events: EventPublisher, profile: ExpertProfile
+) -> None:
+    experts.save(profile)
+    # The index is written inside the transaction: the database-backed indexes
+    # share it, so the profile and its search row commit or roll back together.
+    expert_sync_index(search=search, profile=profile)
+    _after_change(uow=uow, events=events, profile=profile)
+
+
+def _after_change(*, uow: UnitOfWork, events: EventPublisher, profile: ExpertProfile) -> None:
+    uow.on_commit(lambda: events.publish(ExpertProfileChanged(expert_id=profile.id)))

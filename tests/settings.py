@@ -1,0 +1,18 @@
+"""Test settings: the project's settings with test-speed choices. Not read from the environment."""
+
+from project.settings import *  # noqa: F403
+from project.settings import REST_FRAMEWORK
+
+# Hashing passwords with a slow hasher would dominate the test run.
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+# The manifest only exists after collectstatic; tests render admin and docs pages without it.
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
+# Generous limits; the throttling tests set tight ones themselves.
+REST_FRAMEWORK = {
+    **REST_FRAMEWORK,
+    "DEFAULT_THROTTLE_RATES": {"login": "1000/min", "register": "1000/min", "booking_create": "1000/min"},
+}
+EVENTS_BACKEND = "memory"
