@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from domain.errors import InvalidInput, InvalidTransition, PermissionDenied
 from domain.ids import BookingId, ExpertId, UserId
@@ -19,6 +19,8 @@ DURATION_STEP = 15
 DURATION_MIN = 30
 DURATION_MAX = 240
 TOPIC_MAX = 200
+# How far ahead a session can be booked.
+MAX_ADVANCE = timedelta(days=365)
 
 
 class BookingStatus(enum.StrEnum):
@@ -30,9 +32,7 @@ class BookingStatus(enum.StrEnum):
 
 
 TRANSITIONS: dict[BookingStatus, frozenset[BookingStatus]] = {
-    BookingStatus.REQUESTED: frozenset(
-        {BookingStatus.ACCEPTED, BookingStatus.DECLINED, BookingStatus.CANCELLED}
-    ),
+    BookingStatus.REQUESTED: frozenset({BookingStatus.ACCEPTED, BookingStatus.DECLINED, BookingStatus.CANCELLED}),
     BookingStatus.ACCEPTED: frozenset({BookingStatus.COMPLETED, BookingStatus.CANCELLED}),
     BookingStatus.DECLINED: frozenset(),
     BookingStatus.CANCELLED: frozenset(),
@@ -54,7 +54,9 @@ def validate_start(starts_at: datetime, *, now: datetime) -> datetime:
         raise InvalidInput.on_field("starts_at", "Start time must include a time zone.")
     if starts_at <= now:
         raise InvalidInput.on_field("starts_at", "Start time must be in the future.")
-    return starts_at
+    if starts_at > now + MAX_ADVANCE:
+        raise InvalidInput.on_field("starts_at", f"Sessions can be booked at most {MAX_ADVANCE.days} days ahead.")
+    return starts_at.astimezone(UTC)
 
 
 @dataclass(slots=True)

@@ -37,8 +37,9 @@ class UnitOfWork(Protocol):
     def atomic(self) -> AbstractContextManager[None]:
         """Everything written inside the block commits together or not at all.
 
-        A block nested in another joins the outer transaction. An exception
-        leaving the block rolls it back and propagates.
+        A block nested in another joins the outer transaction as a savepoint:
+        an exception leaving the inner block undoes that block's writes and
+        on_commit callbacks only, and propagates.
         """
         ...
 
@@ -63,7 +64,8 @@ class UserRepository(Protocol):
         ...
 
     def get_by_email(self, email: str) -> User:
-        """The account with this (normalised) email. Raises NotFound."""
+        """The account with this email, which the caller has normalised
+        (domain.users.normalise_email). Raises NotFound."""
         ...
 
     def get_many(self, user_ids: Iterable[UserId]) -> dict[UserId, User]:
@@ -80,7 +82,8 @@ class ExpertRepository(Protocol):
         """The profile with this id. Raises NotFound.
 
         ``for_update`` locks it until the enclosing transaction ends, where the
-        store can lock rows.
+        store can lock rows; outside a transaction there is nothing to hold it
+        and it is ignored.
         """
         ...
 
@@ -103,7 +106,7 @@ class ExpertRepository(Protocol):
 
 class BookingRepository(Protocol):
     def add(self, booking: Booking) -> None:
-        """Store a new booking."""
+        """Store a new booking. Raises BookingOverlap as save() does."""
         ...
 
     def get(self, booking_id: BookingId, *, for_update: bool = False) -> Booking:
@@ -179,9 +182,14 @@ class SearchIndex(Protocol):
 
 
 class BlobStore(Protocol):
-    def create_upload(
-        self, *, key: str, content_types: Sequence[str], max_bytes: int, expires_in: int
-    ) -> UploadTicket:
+    """Objects under keys like ``avatars/<expert id>/<hex>.png``.
+
+    Every method raises InvalidInput for an unsafe key (empty, absolute, a
+    ``..`` segment, characters outside ``[A-Za-z0-9._/-]``), so no store can be
+    walked out of. ``expires_in <= 0`` makes a URL that is already expired.
+    """
+
+    def create_upload(self, *, key: str, content_types: Sequence[str], max_bytes: int, expires_in: int) -> UploadTicket:
         """A presigned direct upload for ``key``.
 
         The store itself refuses an upload after ``expires_in`` seconds, one

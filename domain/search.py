@@ -9,6 +9,7 @@ from datetime import datetime
 from domain.errors import InvalidInput
 from domain.ids import ExpertId
 from domain.pagination import PageRequest
+from domain.skills import normalise_languages, normalise_skills
 
 MAX_QUERY_LENGTH = 200
 FACET_LIMIT = 30
@@ -41,8 +42,11 @@ class ExpertDocument:
 class SearchQuery:
     """Free text plus filters. Skills: all must match. Languages: any may match.
 
-    Rate bounds are in minor units and, when given, apply together with
-    ``currency`` if that is set. ``min_rating`` excludes unrated experts.
+    Skills and languages are normalised here (an invalid tag is InvalidInput).
+    ``currency`` filters by hourly-rate currency, with or without rate
+    bounds; rate bounds are in minor units (mixing currencies when no
+    currency is given, as do the rate sorts). ``min_rating`` excludes
+    unrated experts. Text with no letters or digits matches everything.
     Ties (and the whole order for an empty text with RELEVANCE) break by
     rating, then rating count, then expert id, so paging is stable.
     """
@@ -58,6 +62,9 @@ class SearchQuery:
     page: PageRequest = field(default_factory=PageRequest)
 
     def __post_init__(self) -> None:
+        # Frozen: normalise through object.__setattr__ so filters match stored tags.
+        object.__setattr__(self, "skills", normalise_skills(self.skills))
+        object.__setattr__(self, "languages", normalise_languages(self.languages))
         if len(self.text) > MAX_QUERY_LENGTH:
             raise InvalidInput.on_field("q", f"At most {MAX_QUERY_LENGTH} characters.")
         if self.min_rate is not None and self.max_rate is not None and self.min_rate > self.max_rate:

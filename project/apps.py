@@ -11,7 +11,7 @@ class ProjectConfig(AppConfig):
 
     def ready(self) -> None:
         from project import checks  # noqa: F401  (registers the system checks)
-        from project.container import container, configure
+        from project.container import configure, container
 
         configure(container)
         container.wire(packages=["api"])

@@ -6,8 +6,9 @@ SEARCH_BACKEND, BLOB_BACKEND, EVENTS_BACKEND). Each use case is a
 ``booking_accept(actor=..., booking_id=...)`` and never sees an adapter.
 
 Entrypoints (DRF views, management commands) receive use cases with
-``@inject`` and ``Provide["booking_accept"]`` (string ids, so they do not
-import this module). Tests swap a port with ``container.<port>.override(fake)``
+``@inject`` and ``Provider["booking_accept"]`` (string ids, so they do not
+import this module); calling the injected provider with the inputs merges in
+the bound ports. Tests swap a port with ``container.<port>.override(fake)``
 used as a context manager, which always resets.
 
 Adapters never connect at import time: a client is made when its provider
@@ -42,7 +43,11 @@ from adapters.orm.repositories import (
     DjangoUnitOfWork,
     DjangoUserRepository,
 )
-from services import accounts, avatars, bookings, experts, reviews
+from services import accounts as account_use_cases
+from services import avatars as avatar_use_cases
+from services import bookings as booking_use_cases
+from services import experts as expert_use_cases
+from services import reviews as review_use_cases
 
 
 class Container(containers.DeclarativeContainer):
@@ -96,51 +101,75 @@ class Container(containers.DeclarativeContainer):
     )
 
     # --- use cases -------------------------------------------------------------
-    account_register = providers.Callable(accounts.account_register, users=users, uow=uow, clock=clock, events=events)
-    user_get = providers.Callable(accounts.user_get, users=users)
+    account_register = providers.Callable(
+        account_use_cases.account_register, users=users, uow=uow, clock=clock, events=events
+    )
+    user_get = providers.Callable(account_use_cases.user_get, users=users)
 
     expert_create = providers.Callable(
-        experts.expert_create, experts=experts, users=users, uow=uow, clock=clock, events=events
+        expert_use_cases.expert_create, experts=experts, users=users, uow=uow, clock=clock, events=events
     )
     expert_update = providers.Callable(
-        experts.expert_update, experts=experts, search=search, uow=uow, clock=clock, events=events
+        expert_use_cases.expert_update, experts=experts, search=search, uow=uow, clock=clock, events=events
     )
     expert_publish = providers.Callable(
-        experts.expert_publish, experts=experts, search=search, uow=uow, clock=clock, events=events
+        expert_use_cases.expert_publish,
+        experts=experts,
+        users=users,
+        search=search,
+        uow=uow,
+        clock=clock,
+        events=events,
     )
     expert_suspend = providers.Callable(
-        experts.expert_suspend, experts=experts, users=users, search=search, uow=uow, clock=clock, events=events
+        expert_use_cases.expert_suspend,
+        experts=experts,
+        users=users,
+        search=search,
+        uow=uow,
+        clock=clock,
+        events=events,
     )
     expert_reinstate = providers.Callable(
-        experts.expert_reinstate, experts=experts, users=users, search=search, uow=uow, clock=clock, events=events
+        expert_use_cases.expert_reinstate,
+        experts=experts,
+        users=users,
+        search=search,
+        uow=uow,
+        clock=clock,
+        events=events,
     )
-    expert_get = providers.Callable(experts.expert_get, experts=experts, users=users)
-    expert_get_mine = providers.Callable(experts.expert_get_mine, experts=experts)
-    expert_search = providers.Callable(experts.expert_search, experts=experts, search=search)
-    expert_avatar_urls = providers.Callable(experts.expert_avatar_urls, blobs=blobs)
-    expert_reindex_all = providers.Callable(experts.expert_reindex_all, experts=experts, search=search)
+    expert_get = providers.Callable(expert_use_cases.expert_get, experts=experts, users=users)
+    expert_get_mine = providers.Callable(expert_use_cases.expert_get_mine, experts=experts)
+    expert_search = providers.Callable(expert_use_cases.expert_search, experts=experts, search=search)
+    expert_avatar_urls = providers.Callable(expert_use_cases.expert_avatar_urls, blobs=blobs)
+    expert_reindex_all = providers.Callable(expert_use_cases.expert_reindex_all, experts=experts, search=search)
 
-    avatar_upload_start = providers.Callable(avatars.avatar_upload_start, experts=experts, blobs=blobs)
+    avatar_upload_start = providers.Callable(avatar_use_cases.avatar_upload_start, experts=experts, blobs=blobs)
     avatar_upload_confirm = providers.Callable(
-        avatars.avatar_upload_confirm, experts=experts, blobs=blobs, uow=uow, clock=clock, events=events
+        avatar_use_cases.avatar_upload_confirm, experts=experts, blobs=blobs, uow=uow, clock=clock, events=events
     )
 
     booking_request = providers.Callable(
-        bookings.booking_request, bookings=bookings, experts=experts, uow=uow, clock=clock, events=events
+        booking_use_cases.booking_request, bookings=bookings, experts=experts, uow=uow, clock=clock, events=events
     )
-    booking_get = providers.Callable(bookings.booking_get, bookings=bookings)
-    booking_list_mine = providers.Callable(bookings.booking_list_mine, bookings=bookings)
+    booking_get = providers.Callable(booking_use_cases.booking_get, bookings=bookings)
+    booking_list_mine = providers.Callable(booking_use_cases.booking_list_mine, bookings=bookings)
     booking_accept = providers.Callable(
-        bookings.booking_accept, bookings=bookings, experts=experts, uow=uow, clock=clock, events=events
+        booking_use_cases.booking_accept, bookings=bookings, experts=experts, uow=uow, clock=clock, events=events
     )
-    booking_decline = providers.Callable(bookings.booking_decline, bookings=bookings, uow=uow, clock=clock, events=events)
-    booking_cancel = providers.Callable(bookings.booking_cancel, bookings=bookings, uow=uow, clock=clock, events=events)
+    booking_decline = providers.Callable(
+        booking_use_cases.booking_decline, bookings=bookings, uow=uow, clock=clock, events=events
+    )
+    booking_cancel = providers.Callable(
+        booking_use_cases.booking_cancel, bookings=bookings, uow=uow, clock=clock, events=events
+    )
     booking_complete = providers.Callable(
-        bookings.booking_complete, bookings=bookings, uow=uow, clock=clock, events=events
+        booking_use_cases.booking_complete, bookings=bookings, uow=uow, clock=clock, events=events
     )
 
     review_create = providers.Callable(
-        reviews.review_create,
+        review_use_cases.review_create,
         reviews=reviews,
         bookings=bookings,
         experts=experts,
@@ -149,7 +178,9 @@ class Container(containers.DeclarativeContainer):
         clock=clock,
         events=events,
     )
-    review_list_for_expert = providers.Callable(reviews.review_list_for_expert, reviews=reviews, experts=experts)
+    review_list_for_expert = providers.Callable(
+        review_use_cases.review_list_for_expert, reviews=reviews, experts=experts
+    )
 
 
 def settings_config() -> dict[str, Any]:

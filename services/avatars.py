@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from domain.blobs import AVATAR_CONTENT_TYPES, AVATAR_MAX_BYTES, UPLOAD_EXPIRY_SECONDS, UploadTicket
 from domain.errors import InvalidInput
 from domain.events import ExpertProfileChanged
@@ -11,6 +13,8 @@ from domain.ports import BlobStore, Clock, EventPublisher, ExpertRepository, Uni
 from services.experts import owned_profile
 
 _EXTENSIONS = {"image/jpeg": ".jpg", "image/png": ".png", "image/webp": ".webp"}
+# Exactly the shape avatar_upload_start makes: nothing else can be confirmed.
+_AVATAR_KEY = re.compile(r"avatars/[0-9a-f-]{36}/[0-9a-f]{32}\.(jpg|png|webp)")
 
 
 def avatar_upload_start(
@@ -47,7 +51,7 @@ def avatar_upload_confirm(
 ) -> ExpertProfile:
     """Check the uploaded object (size, type) and make it the avatar; a bad one is deleted."""
     owned_profile(experts=experts, actor=actor, expert_id=expert_id)
-    if not key.startswith(_prefix(expert_id)):
+    if not _AVATAR_KEY.fullmatch(key) or not key.startswith(_prefix(expert_id)):
         raise InvalidInput.on_field("key", "This key does not belong to your profile.")
     info = blobs.head(key)
     if info is None:

@@ -49,7 +49,7 @@ def booking_request(
         raise InvalidInput.on_field("expert_id", "You cannot book yourself.")
     errors = ErrorCollector()
     with errors.check():
-        validate_start(starts_at, now=now)
+        starts_at = validate_start(starts_at, now=now)
     with errors.check():
         validate_duration(duration_minutes)
     with errors.check():
@@ -117,30 +117,48 @@ def booking_accept(
 
 
 def booking_decline(
-    *, bookings: BookingRepository, uow: UnitOfWork, clock: Clock, events: EventPublisher,
-    actor: UserId, booking_id: BookingId,
+    *,
+    bookings: BookingRepository,
+    uow: UnitOfWork,
+    clock: Clock,
+    events: EventPublisher,
+    actor: UserId,
+    booking_id: BookingId,
 ) -> Booking:
     """The expert declines a requested booking."""
-    return _transition(bookings, uow, events, booking_id, actor,
-                       lambda b: b.decline(actor=actor, now=clock.now()), BookingDeclined)
+    return _transition(
+        bookings, uow, events, booking_id, actor, lambda b: b.decline(actor=actor, now=clock.now()), BookingDeclined
+    )
 
 
 def booking_cancel(
-    *, bookings: BookingRepository, uow: UnitOfWork, clock: Clock, events: EventPublisher,
-    actor: UserId, booking_id: BookingId,
+    *,
+    bookings: BookingRepository,
+    uow: UnitOfWork,
+    clock: Clock,
+    events: EventPublisher,
+    actor: UserId,
+    booking_id: BookingId,
 ) -> Booking:
     """The client cancels before the start."""
-    return _transition(bookings, uow, events, booking_id, actor,
-                       lambda b: b.cancel(actor=actor, now=clock.now()), BookingCancelled)
+    return _transition(
+        bookings, uow, events, booking_id, actor, lambda b: b.cancel(actor=actor, now=clock.now()), BookingCancelled
+    )
 
 
 def booking_complete(
-    *, bookings: BookingRepository, uow: UnitOfWork, clock: Clock, events: EventPublisher,
-    actor: UserId, booking_id: BookingId,
+    *,
+    bookings: BookingRepository,
+    uow: UnitOfWork,
+    clock: Clock,
+    events: EventPublisher,
+    actor: UserId,
+    booking_id: BookingId,
 ) -> Booking:
     """Either party marks an accepted booking completed once it has ended."""
-    return _transition(bookings, uow, events, booking_id, actor,
-                       lambda b: b.complete(actor=actor, now=clock.now()), BookingCompleted)
+    return _transition(
+        bookings, uow, events, booking_id, actor, lambda b: b.complete(actor=actor, now=clock.now()), BookingCompleted
+    )
 
 
 def _transition(

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from domain.blobs import DOWNLOAD_EXPIRY_SECONDS
 from domain.errors import NotFound, PermissionDenied
 from domain.events import ExpertProfileChanged
 from domain.experts import ExpertProfile, ExpertStatus
@@ -12,7 +13,6 @@ from domain.ids import ExpertId, UserId, new_id
 from domain.money import Money
 from domain.ports import BlobStore, Clock, EventPublisher, ExpertRepository, SearchIndex, UnitOfWork, UserRepository
 from domain.search import ExpertDocument, SearchQuery, SkillFacet
-from domain.blobs import DOWNLOAD_EXPIRY_SECONDS
 from domain.users import Role, User
 
 
@@ -129,6 +129,7 @@ def expert_update(
 def expert_publish(
     *,
     experts: ExpertRepository,
+    users: UserRepository,
     search: SearchIndex,
     uow: UnitOfWork,
     clock: Clock,
@@ -136,9 +137,11 @@ def expert_publish(
     actor: UserId,
     expert_id: ExpertId,
 ) -> ExpertProfile:
-    """The owner publishes a complete draft."""
+    """The owner (or staff, from the back office) publishes a complete draft."""
     with uow.atomic():
-        profile = owned_profile(experts=experts, actor=actor, expert_id=expert_id)
+        profile = experts.get(expert_id, for_update=True)
+        if profile.owner_id != actor and not users.get(actor).is_staff:
+            profile = owned_profile(experts=experts, actor=actor, expert_id=expert_id)  # raises 403/404
         profile.publish(now=clock.now())
         _save(experts=experts, search=search, uow=uow, events=events, profile=profile)
     return profile
@@ -210,9 +213,7 @@ def expert_search(*, experts: ExpertRepository, search: SearchIndex, query: Sear
 def expert_avatar_urls(*, blobs: BlobStore, profiles: Sequence[ExpertProfile]) -> dict[ExpertId, str]:
     """Presigned download URLs for the profiles that have an avatar."""
     return {
-        p.id: blobs.download_url(p.avatar_key, expires_in=DOWNLOAD_EXPIRY_SECONDS)
-        for p in profiles
-        if p.avatar_key
+        p.id: blobs.download_url(p.avatar_key, expires_in=DOWNLOAD_EXPIRY_SECONDS) for p in profiles if p.avatar_key
     }
 
 

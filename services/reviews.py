@@ -5,6 +5,7 @@ from __future__ import annotations
 from domain.bookings import BookingStatus
 from domain.errors import Conflict, DuplicateReview, ErrorCollector, NotFound, PermissionDenied
 from domain.events import ReviewCreated
+from domain.experts import ExpertStatus
 from domain.ids import BookingId, ExpertId, ReviewId, UserId, new_id
 from domain.pagination import Page, PageRequest
 from domain.ports import (
@@ -17,7 +18,6 @@ from domain.ports import (
     UnitOfWork,
 )
 from domain.reviews import Review, validate_comment, validate_rating
-from domain.experts import ExpertStatus
 from services.experts import expert_sync_index
 
 

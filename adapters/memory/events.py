@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from domain.events import DomainEvent
 
+
 class InMemoryEventPublisher:
     """Records every published event, for assertions in tests."""
 

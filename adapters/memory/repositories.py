@@ -6,6 +6,7 @@ import copy
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any, TypeVar
 
+from adapters.memory.store import MemoryDatabase
 from domain.bookings import Booking, BookingStatus
 from domain.errors import DuplicateReview, EmailTaken, NotFound, ProfileExists
 from domain.experts import ExpertProfile, ExpertStatus
@@ -14,7 +15,6 @@ from domain.pagination import Page, PageRequest
 from domain.ports import PartyRole
 from domain.reviews import Review
 from domain.users import User
-from adapters.memory.store import MemoryDatabase
 
 T = TypeVar("T")
 
@@ -117,10 +117,12 @@ class InMemoryBookingRepository(_Table):
     def has_accepted_overlap(self, booking: Booking) -> bool:
         return bool(
             self._select(
-                lambda b: b.expert_id == booking.expert_id
-                and b.id != booking.id
-                and b.status is BookingStatus.ACCEPTED
-                and b.overlaps(booking)
+                lambda b: (
+                    b.expert_id == booking.expert_id
+                    and b.id != booking.id
+                    and b.status is BookingStatus.ACCEPTED
+                    and b.overlaps(booking)
+                )
             )
         )
 
@@ -128,9 +130,7 @@ class InMemoryBookingRepository(_Table):
         self, *, user_id: UserId, as_role: PartyRole, status: BookingStatus | None, page: PageRequest
     ) -> Page[Booking]:
         field = "client_id" if as_role == "client" else "expert_user_id"
-        rows = self._select(
-            lambda b: getattr(b, field) == user_id and (status is None or b.status is status)
-        )
+        rows = self._select(lambda b: getattr(b, field) == user_id and (status is None or b.status is status))
         rows.sort(key=lambda b: (b.starts_at, b.id), reverse=True)
         return _page(rows, page)
 

@@ -23,10 +23,13 @@ class MemoryDatabase:
 
 
 class MemoryUnitOfWork:
-    """Snapshot on entering the outermost block, restore on error: real rollback semantics.
+    """Real transaction semantics over the shared dicts.
 
-    The block holds a re-entrant lock, so concurrent blocks run one at a time
-    (a serialisable store, like SQLite's write lock).
+    Every block snapshots the tables on entry and restores them if an exception
+    leaves it, so a nested block that fails is undone on its own (a savepoint)
+    together with the callbacks it registered. The outermost block holds a
+    re-entrant lock, so concurrent transactions run one at a time (serialisable,
+    like SQLite's write lock).
     """
 
     def __init__(self, database: MemoryDatabase) -> None:
@@ -38,19 +41,18 @@ class MemoryUnitOfWork:
     def atomic(self) -> Iterator[None]:
         committed: list[Callable[[], None]] = []
         with self._db.lock:
-            outermost = self._depth == 0
-            snapshot = copy.deepcopy(self._db.tables) if outermost else None
+            snapshot = copy.deepcopy(self._db.tables)
+            registered_before = len(self._callbacks)
             self._depth += 1
             try:
                 yield
             except BaseException:
-                if outermost:
-                    self._db.tables = snapshot  # type: ignore[assignment]
-                    self._callbacks.clear()
+                self._db.tables = snapshot
+                del self._callbacks[registered_before:]
                 raise
             finally:
                 self._depth -= 1
-            if outermost:
+            if self._depth == 0:
                 committed, self._callbacks = self._callbacks, []
         for callback in committed:
             callback()

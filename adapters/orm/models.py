@@ -122,7 +122,9 @@ class BookingRow(models.Model):
             models.Index(fields=["expert", "status", "starts_at"], name="booking_expert_status_start"),
         ]
         constraints = [
-            models.CheckConstraint(condition=models.Q(ends_at__gt=models.F("starts_at")), name="booking_ends_after_start"),
+            models.CheckConstraint(
+                condition=models.Q(ends_at__gt=models.F("starts_at")), name="booking_ends_after_start"
+            ),
             models.CheckConstraint(
                 condition=models.Q(duration_minutes__gte=30, duration_minutes__lte=240), name="booking_duration_range"
             ),

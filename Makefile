@@ -1,0 +1,76 @@
+# ExpertHub: `make run` serves the seeded marketplace, `make test` runs every gate and test.
+# Needs nothing but Python 3.11: the virtualenv, SQLite database and demo data are made on first use.
+
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+# python3.11 if there is one, else python3 if that is 3.11.
+PYTHON ?= $(shell command -v python3.11 2>/dev/null || \
+	(python3 -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))' 2>/dev/null && command -v python3))
+
+# The web process exactly as the Procfile declares it (a PaaS runs the same line).
+WEB := $(shell sed -n 's/^web: //p' Procfile)
+PORT ?= 8000
+WEB_HOST ?= 127.0.0.1
+PUBLIC_BASE_URL ?= http://127.0.0.1:$(PORT)
+export PORT WEB_HOST PUBLIC_BASE_URL
+
+# Spread the tests over every CPU (each xdist worker gets its own SQLite test database).
+PYTEST_ARGS ?= -n auto
+MANAGE := DJANGO_SETTINGS_MODULE=project.settings $(PY) manage.py
+
+.PHONY: help install run serve migrate seed lint format test clean distclean
+
+help:
+	@echo "make run       install, migrate, seed the demo marketplace, serve it on http://127.0.0.1:$(PORT)/"
+	@echo "make test      install, then lint, import contracts, mypy, migration and Django checks, the whole suite"
+	@echo "make lint | format | migrate | seed | clean | distclean"
+
+$(PY):
+	@test -n "$(PYTHON)" || { echo "Python 3.11 is needed (python3.11, or python3 being 3.11)." >&2; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+
+# Reinstall only when a requirements file is newer than the last install.
+$(STAMP): requirements.txt requirements-dev.txt | $(PY)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	touch $@
+
+install: $(STAMP)
+
+migrate: install
+	$(MANAGE) migrate --noinput
+
+seed: migrate
+	$(MANAGE) seed_demo
+
+run: seed
+	$(MANAGE) collectstatic --noinput --verbosity 0
+	$(MAKE) --no-print-directory serve
+
+serve:
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" exec $(WEB)
+
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/lint-imports
+	$(VENV)/bin/mypy
+
+format: install
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+
+test: lint
+	$(MANAGE) makemigrations --check --dry-run
+	$(MANAGE) check
+	$(VENV)/bin/pytest $(PYTEST_ARGS)
+
+clean:
+	rm -rf var .pytest_cache .mypy_cache .ruff_cache .import_linter_cache .hypothesis
+	find . -path ./$(VENV) -prune -o -name __pycache__ -type d -exec rm -rf {} +
+
+distclean: clean
+	rm -rf $(VENV)

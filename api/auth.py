@@ -1,0 +1,90 @@
+"""Authentication: JWT login and refresh, and the actor a request acts as.
+
+Why djangorestframework-simplejwt: it is the maintained JWT package DRF's own
+docs point to; its tokens are stateless (a signed user id and expiry, no
+session row or cookie), which suits the SPA and mobile clients that call this
+API from other origins; and it supports refresh-token rotation
+(ROTATE_REFRESH_TOKENS), so a leaked refresh token is short-lived. Access
+tokens live minutes, refresh tokens days (SIMPLE_JWT in settings).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers
+from rest_framework.request import Request
+from rest_framework_simplejwt.serializers import TokenObtainPairSerializer
+from rest_framework_simplejwt.views import TokenObtainPairView, TokenRefreshView
+
+from api.schema import error_responses
+from api.throttles import LOGIN, ScopedThrottle
+from domain.ids import UserId
+
+
+def actor(request: Request) -> UserId:
+    """The authenticated user the request acts as (views behind IsAuthenticated only)."""
+    return UserId(request.user.id)
+
+
+def optional_actor(request: Request) -> UserId | None:
+    """The user, or None for an anonymous request to a public endpoint."""
+    return UserId(request.user.id) if request.user.is_authenticated else None
+
+
+class LoginSerializer(TokenObtainPairSerializer):
+    """simplejwt's email+password check, with the email normalised as registration stores it."""
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, str]:
+        attrs[self.username_field] = attrs[self.username_field].strip().lower()
+        return super().validate(attrs)
+
+
+class TokenPairSerializer(serializers.Serializer):
+    access = serializers.CharField(help_text="Send as `Authorization: Bearer <access>`; expires in minutes.")
+    refresh = serializers.CharField(help_text="Trade at /auth/token/refresh/ for a new access token.")
+
+
+class LoginInputSerializer(serializers.Serializer):
+    email = serializers.EmailField()
+    password = serializers.CharField(style={"input_type": "password"})
+
+
+class RefreshInputSerializer(serializers.Serializer):
+    refresh = serializers.CharField()
+
+
+class RefreshOutputSerializer(serializers.Serializer):
+    access = serializers.CharField()
+    refresh = serializers.CharField(required=False, help_text="A new refresh token, when rotation is on.")
+
+
+class LoginApi(TokenObtainPairView):
+    """Log in with email and password; get an access and a refresh token."""
+
+    serializer_class = LoginSerializer
+    throttle_classes = [ScopedThrottle]
+    throttle_scope = LOGIN
+
+    @extend_schema(
+        tags=["auth"],
+        operation_id="auth_token",
+        request=LoginInputSerializer,
+        responses={200: TokenPairSerializer, **error_responses(400, 401, 429)},
+    )
+    def post(self, request: Request, *args: Any, **kwargs: Any) -> Any:
+        return super().post(request, *args, **kwargs)
+
+
+class RefreshApi(TokenRefreshView):
+    """Trade a refresh token for a new access token."""
+
+    @extend_schema(
+        tags=["auth"],
+        operation_id="auth_token_refresh",
+        request=RefreshInputSerializer,
+        responses={200: RefreshOutputSerializer, **error_responses(400, 401)},
+    )
+    def post(self, request: Request, *args: Any, **kwargs: Any) -> Any:
+        return super().post(request, *args, **kwargs)

@@ -1,0 +1,1 @@
+"""Management commands: entrypoints that get their use cases from the container."""

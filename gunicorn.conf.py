@@ -1,0 +1,39 @@
+"""Gunicorn settings for the web process (Procfile: `gunicorn project.wsgi --config gunicorn.conf.py`).
+
+Anything here can be overridden without an edit through GUNICORN_CMD_ARGS
+(e.g. GUNICORN_CMD_ARGS="--log-level debug").
+
+Read from the environment here because gunicorn loads this file before Django
+exists; Django's own settings stay in project/settings.py.
+
+gevent workers: one process serves many requests at once while they wait on
+I/O. Gunicorn's gevent worker monkey-patches the standard library itself
+when the worker starts, before the app is imported; that is why preload_app
+stays off (preloading would import ssl/socket unpatched in the master).
+"""
+
+import os
+
+_port = os.environ.get("PORT")
+# A PaaS sets PORT and routes to it on every interface; with no PORT, listen on
+# loopback only. WEB_HOST overrides the interface (`make run` keeps 127.0.0.1).
+_host = os.environ.get("WEB_HOST", "0.0.0.0" if _port else "127.0.0.1")
+bind = f"{_host}:{_port or 8000}"
+
+worker_class = "gevent"
+workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
+# Concurrent requests (greenlets) per worker.
+worker_connections = int(os.environ.get("GUNICORN_WORKER_CONNECTIONS", "100"))
+
+# With gevent, timeout only catches a worker whose loop is blocked, not one slow request.
+timeout = 30
+graceful_timeout = 20
+keepalive = 5
+
+# Recycle workers now and then so a slow leak cannot grow forever; jitter avoids all restarting at once.
+max_requests = 1000
+max_requests_jitter = 100
+
+accesslog = "-"
+errorlog = "-"
+loglevel = "info"

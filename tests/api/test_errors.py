@@ -1,0 +1,249 @@
+"""The one error shape: Django's own pages, DRF's exceptions, domain errors, throttling, and the 500 path."""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+import pytest
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.http import Http404
+from django.test import RequestFactory
+from rest_framework import exceptions
+from rest_framework.test import APIClient
+
+from api import errors
+from domain.errors import (
+    BookingOverlap,
+    Conflict,
+    DomainError,
+    DuplicateReview,
+    EmailTaken,
+    InvalidInput,
+    InvalidTransition,
+    NotFound,
+    PermissionDenied,
+    PortError,
+    ProfileExists,
+)
+from domain.experts import ExpertProfile
+from tests.api.conftest import API, PASSWORD, Account, assert_error, make_profile
+
+
+class TestDjangoErrorPages:
+    @pytest.mark.parametrize("path", ["/nope", "/api/v1/nope/", "/api/v1/experts/not-a-uuid/", "/api/v2/experts/"])
+    def test_an_unknown_url_is_a_json_404(self, anon: APIClient, path: str) -> None:
+        assert_error(anon.get(path), 404, "not_found")
+
+    def test_the_handlers_answer_in_the_shape(self) -> None:
+        request = RequestFactory().get("/")
+        cases = [
+            (errors.bad_request(request, Exception()), 400, "bad_request"),
+            (errors.permission_denied(request, Exception()), 403, "permission_denied"),
+            (errors.page_not_found(request, Exception()), 404, "not_found"),
+            (errors.server_error(request), 500, "server_error"),
+        ]
+        for response, status, code in cases:
+            assert response.status_code == status
+            assert response["Content-Type"] == "application/json"
+            body = json.loads(response.content)
+            assert body == {"error": {"code": code, "message": body["error"]["message"], "fields": {}}}
+
+
+class TestHttpErrors:
+    @pytest.mark.parametrize(
+        ("method", "path", "allow"),
+        [
+            ("delete", "/experts/", "GET, POST, HEAD, OPTIONS"),
+            ("put", "/experts/", "GET, POST, HEAD, OPTIONS"),
+            ("get", "/auth/register/", "POST, OPTIONS"),
+            ("get", "/auth/token/", "POST, OPTIONS"),
+        ],
+    )
+    def test_a_wrong_method_is_405_with_allow(
+        self, client_account: Account, method: str, path: str, allow: str
+    ) -> None:
+        response = getattr(client_account.api, method)(f"{API}{path}")
+
+        assert_error(response, 405, "method_not_allowed")
+        assert response["Allow"] == allow
+
+    def test_a_wrong_method_on_a_detail_url(self, expert_account: Account, published: ExpertProfile) -> None:
+        response = expert_account.api.delete(f"{API}/experts/{published.id}/")
+
+        assert_error(response, 405, "method_not_allowed")
+        assert response["Allow"] == "GET, PATCH, HEAD, OPTIONS"
+
+    def test_head_is_answered_like_get(self, anon: APIClient) -> None:
+        response = anon.head(f"{API}/experts/")
+
+        assert (response.status_code, response.content) == (200, b"")
+
+    def test_options_describes_a_shared_url(self, anon: APIClient) -> None:
+        response = anon.options(f"{API}/experts/")
+
+        assert response.status_code == 200
+        assert response["Allow"] == "GET, POST, HEAD, OPTIONS"
+
+    def test_unauthenticated_is_401_with_a_challenge(self, anon: APIClient) -> None:
+        response = anon.post(f"{API}/bookings/", {})
+
+        assert_error(response, 401, "not_authenticated")
+        assert response["WWW-Authenticate"] == 'Bearer realm="api"'
+
+    def test_an_unsupported_media_type_is_415(self, expert_account: Account) -> None:
+        response = expert_account.api.post(f"{API}/experts/", "headline", content_type="text/plain")
+
+        assert_error(response, 415, "unsupported_media_type")
+
+    def test_form_bodies_are_validated_like_json(self, expert_account: Account) -> None:
+        response = expert_account.api.post(
+            f"{API}/experts/", {"headline": "Hi", "status": "published"}, format="multipart"
+        )
+
+        assert_error(response, 400, "invalid", "hourly_rate", "status")
+
+    def test_an_unacceptable_accept_header_is_406(self, anon: APIClient) -> None:
+        assert_error(anon.get(f"{API}/experts/", HTTP_ACCEPT="application/xml"), 406, "not_acceptable")
+
+
+@pytest.fixture
+def tight_throttles(settings: Any) -> None:
+    settings.REST_FRAMEWORK = {
+        **settings.REST_FRAMEWORK,
+        "DEFAULT_THROTTLE_RATES": {"login": "2/min", "register": "2/min", "booking_create": "2/min"},
+    }
+
+
+@pytest.mark.usefixtures("tight_throttles")
+class TestThrottling:
+    def assert_throttled(self, response: Any) -> None:
+        assert_error(response, 429, "throttled")
+        assert 0 < int(response["Retry-After"]) <= 60
+
+    def test_login(self, anon: APIClient, client_account: Account) -> None:
+        credentials = {"email": client_account.email, "password": PASSWORD}
+        assert [anon.post(f"{API}/auth/token/", credentials).status_code for _ in range(2)] == [200, 200]
+
+        self.assert_throttled(anon.post(f"{API}/auth/token/", credentials))
+
+    def test_failed_logins_count_too(self, anon: APIClient, client_account: Account) -> None:
+        wrong = {"email": client_account.email, "password": "guess"}
+        for _ in range(2):
+            anon.post(f"{API}/auth/token/", wrong)
+
+        self.assert_throttled(anon.post(f"{API}/auth/token/", {**wrong, "password": PASSWORD}))
+
+    def test_register(self, anon: APIClient) -> None:
+        def register(n: int) -> Any:
+            body = {"email": f"u{n}@example.com", "password": PASSWORD, "name": "U", "role": "client"}
+            return anon.post(f"{API}/auth/register/", body)
+
+        assert [register(n).status_code for n in range(2)] == [201, 201]
+        self.assert_throttled(register(3))
+
+    def test_booking_create(self, client_account: Account, expert_account: Account) -> None:
+        profile = make_profile(expert_account)
+
+        def book(day: int) -> Any:
+            body = {
+                "expert_id": str(profile.id),
+                "starts_at": f"2030-02-{day:02d}T10:00:00Z",
+                "duration_minutes": 60,
+                "topic": "Help",
+            }
+            return client_account.api.post(f"{API}/bookings/", body)
+
+        assert [book(day).status_code for day in (1, 2)] == [201, 201]
+        self.assert_throttled(book(3))
+
+    def test_unthrottled_endpoints_stay_open(self, anon: APIClient) -> None:
+        assert {anon.get(f"{API}/experts/").status_code for _ in range(5)} == {200}
+
+
+class TestExceptionHandler:
+    """The mapping itself, one exception at a time."""
+
+    @pytest.mark.parametrize(
+        ("error", "status", "code"),
+        [
+            (InvalidInput("bad"), 400, "invalid"),
+            (NotFound("gone"), 404, "not_found"),
+            (PermissionDenied("no"), 403, "permission_denied"),
+            (Conflict("clash"), 409, "conflict"),
+            (InvalidTransition("no move"), 409, "invalid_transition"),
+            (BookingOverlap("overlap"), 409, "booking_overlap"),
+            (DuplicateReview("again"), 409, "duplicate_review"),
+            (EmailTaken("taken"), 409, "email_taken"),
+            (ProfileExists("exists"), 409, "profile_exists"),
+            (PortError("down"), 503, "service_unavailable"),
+            (DomainError("other"), 400, "domain_error"),
+        ],
+    )
+    def test_domain_errors(self, error: DomainError, status: int, code: str) -> None:
+        response = errors.exception_handler(error, {})
+
+        assert response.status_code == status
+        assert response.data == {"error": {"code": code, "message": error.message, "fields": {}}}
+
+    def test_field_errors_of_the_domain_are_kept(self) -> None:
+        response = errors.exception_handler(InvalidInput.on_field("skills", "Bad skill."), {})
+
+        assert response.data["error"]["fields"] == {"skills": ["Bad skill."]}
+
+    @pytest.mark.parametrize(
+        ("error", "status", "code"),
+        [
+            (Http404(), 404, "not_found"),
+            (DjangoPermissionDenied(), 403, "permission_denied"),
+            (exceptions.ParseError(), 400, "parse_error"),
+            (exceptions.NotAuthenticated(), 401, "not_authenticated"),
+            (exceptions.MethodNotAllowed("DELETE"), 405, "method_not_allowed"),
+            (exceptions.UnsupportedMediaType("text/plain"), 415, "unsupported_media_type"),
+            (exceptions.Throttled(wait=2.5), 429, "throttled"),
+        ],
+    )
+    def test_framework_errors(self, error: Exception, status: int, code: str) -> None:
+        response = errors.exception_handler(error, {})
+
+        assert (response.status_code, response.data["error"]["code"]) == (status, code)
+
+    def test_throttled_says_when_to_retry(self) -> None:
+        assert errors.exception_handler(exceptions.Throttled(wait=2.5), {})["Retry-After"] == "3"
+
+    def test_nested_validation_errors_are_flattened(self) -> None:
+        error = exceptions.ValidationError(
+            {
+                "hourly_rate": {"amount": ["Too big."], "currency": ["Unknown."]},
+                "skills": {0: ["Not a string."]},
+                "non_field_errors": ["Inconsistent."],
+                "items": [{}, {"name": ["Required."]}],
+            }
+        )
+
+        fields = errors.exception_handler(error, {}).data["error"]["fields"]
+
+        assert fields == {
+            "hourly_rate.amount": ["Too big."],
+            "hourly_rate.currency": ["Unknown."],
+            "skills.0": ["Not a string."],
+            "non_field_errors": ["Inconsistent."],
+            "items.1.name": ["Required."],
+        }
+
+    def test_a_bare_validation_error_is_a_non_field_error(self) -> None:
+        fields = errors.exception_handler(exceptions.ValidationError("Nope."), {}).data["error"]["fields"]
+
+        assert fields == {"non_field_errors": ["Nope."]}
+
+    def test_anything_else_is_logged_and_a_bare_500(self, caplog: pytest.LogCaptureFixture) -> None:
+        with caplog.at_level(logging.ERROR, logger="api.errors"):
+            response = errors.exception_handler(RuntimeError("secret database password"), {"view": object()})
+
+        assert response.status_code == 500
+        assert response.data == {"error": {"code": "server_error", "message": "Internal server error.", "fields": {}}}
+        assert "secret" not in str(response.data)
+        [record] = caplog.records
+        assert record.exc_info is not None
+        assert record.exc_info[0] is RuntimeError

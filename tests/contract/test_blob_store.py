@@ -1,0 +1,521 @@
+"""The BlobStore contract, run against every adapter.
+
+Uploading and downloading happen outside the port (the client talks to the
+store directly), so each adapter also provides how a client would do them:
+``upload`` sends bytes through a ticket and ``fetch`` GETs a download URL;
+both return the store's refusal code when it refuses.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlencode, urlsplit
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.test import Client
+
+from adapters.local.blobs import (
+    REFUSED_CONTENT_TYPE,
+    REFUSED_EXPIRED,
+    REFUSED_MALFORMED,
+    REFUSED_NOT_FOUND,
+    REFUSED_SIGNATURE,
+    REFUSED_TOO_LARGE,
+    LocalBlobStore,
+)
+from adapters.memory.blobs import BlobRefused, InMemoryBlobStore
+from adapters.memory.store import FixedClock
+from domain.blobs import BlobInfo, UploadTicket
+from domain.errors import InvalidInput
+from domain.ports import BlobStore
+
+MakeStore = Callable[[Callable[[], datetime]], BlobStore]
+Upload = Callable[[UploadTicket, bytes, str], str | None]
+Fetch = Callable[[str], tuple[bytes, str] | str]
+
+PNG = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 4
+UNSAFE_KEYS = [
+    "",
+    "/etc/passwd",
+    "../outside",
+    "avatars/../../outside",
+    "avatars/./x.png",
+    "avatars//x.png",
+    "avatars/",
+    ".",
+    "..",
+    "avatars\\x.png",
+    "C:x.png",
+    "avatars/x.png\x00.txt",
+    "avatars/ü.png",
+    "avatars/x y.png",
+    "a" * 513,
+]
+
+
+def ticket_for(store: BlobStore, key: str = "avatars/e1/a.png", **overrides: Any) -> UploadTicket:
+    conditions: dict[str, Any] = {"content_types": ("image/png", "image/jpeg"), "max_bytes": 2048, "expires_in": 60}
+    return store.create_upload(key=key, **{**conditions, **overrides})
+
+
+def past_clock() -> FixedClock:
+    """A clock an hour behind real time, to be moved to the present after signing."""
+    return FixedClock(datetime.now(UTC) - timedelta(hours=1))
+
+
+class BlobStoreContract:
+    """Subclasses provide ``make_store`` (a store dated by the given clock), ``upload`` and ``fetch``."""
+
+    @pytest.fixture
+    def store(self, make_store: MakeStore) -> BlobStore:
+        return make_store(lambda: datetime.now(UTC))
+
+    # --- create_upload and upload ---------------------------------------------------
+
+    def test_a_ticket_states_its_conditions(self, store: BlobStore) -> None:
+        before = datetime.now(UTC)
+
+        ticket = ticket_for(store, expires_in=900)
+
+        assert ticket.key == "avatars/e1/a.png"
+        assert ticket.max_bytes == 2048
+        assert ticket.content_types == ("image/png", "image/jpeg")
+        assert before + timedelta(seconds=898) <= ticket.expires_at <= datetime.now(UTC) + timedelta(seconds=900)
+        assert ticket.url
+        assert all(isinstance(v, str) for v in ticket.fields.values())
+
+    def test_an_upload_through_the_ticket_is_stored(self, store: BlobStore, upload: Upload) -> None:
+        ticket = ticket_for(store)
+
+        assert upload(ticket, PNG[:1000], "image/png") is None
+        assert store.head(ticket.key) == BlobInfo(key=ticket.key, size=1000, content_type="image/png")
+
+    def test_an_upload_of_exactly_max_bytes_is_stored(self, store: BlobStore, upload: Upload) -> None:
+        ticket = ticket_for(store, max_bytes=1024)
+
+        assert upload(ticket, PNG[:1024], "image/jpeg") is None
+        assert store.head(ticket.key) == BlobInfo(key=ticket.key, size=1024, content_type="image/jpeg")
+
+    def test_an_empty_upload_is_stored(self, store: BlobStore, upload: Upload) -> None:
+        ticket = ticket_for(store)
+
+        assert upload(ticket, b"", "image/png") is None
+        assert store.head(ticket.key) == BlobInfo(key=ticket.key, size=0, content_type="image/png")
+
+    def test_a_second_upload_replaces_the_first(self, store: BlobStore, upload: Upload) -> None:
+        ticket = ticket_for(store)
+        upload(ticket, PNG[:1000], "image/png")
+
+        assert upload(ticket, PNG[:10], "image/jpeg") is None
+        assert store.head(ticket.key) == BlobInfo(key=ticket.key, size=10, content_type="image/jpeg")
+
+    def test_an_oversized_upload_is_refused_and_nothing_stored(self, store: BlobStore, upload: Upload) -> None:
+        ticket = ticket_for(store, max_bytes=1024)
+
+        assert upload(ticket, PNG[:1025], "image/png") == REFUSED_TOO_LARGE
+        assert store.head(ticket.key) is None
+
+    def test_an_oversized_upload_leaves_the_previous_object(self, store: BlobStore, upload: Upload) -> None:
+        ticket = ticket_for(store, max_bytes=1024)
+        upload(ticket, PNG[:100], "image/png")
+
+        assert upload(ticket, PNG[:1025], "image/png") == REFUSED_TOO_LARGE
+        assert store.head(ticket.key) == BlobInfo(key=ticket.key, size=100, content_type="image/png")
+
+    def test_a_content_type_not_listed_is_refused(self, store: BlobStore, upload: Upload) -> None:
+        ticket = ticket_for(store, content_types=("image/png",))
+
+        assert upload(ticket, PNG[:100], "image/gif") == REFUSED_CONTENT_TYPE
+        assert upload(ticket, b"<script>", "text/html") == REFUSED_CONTENT_TYPE
+        assert store.head(ticket.key) is None
+
+    def test_an_expired_ticket_is_refused(self, make_store: MakeStore, upload: Upload) -> None:
+        clock = past_clock()
+        store = make_store(clock.now)
+        ticket = ticket_for(store, expires_in=60)
+        clock.set(datetime.now(UTC))
+
+        assert upload(ticket, PNG[:100], "image/png") == REFUSED_EXPIRED
+        assert store.head(ticket.key) is None
+
+    def test_a_ticket_is_good_until_it_expires(self, make_store: MakeStore, upload: Upload) -> None:
+        clock = past_clock()
+        store = make_store(clock.now)
+        ticket = ticket_for(store, expires_in=2 * 3600)
+        clock.set(datetime.now(UTC))
+
+        assert upload(ticket, PNG[:100], "image/png") is None
+
+    # --- head, download_url, delete -----------------------------------------------
+
+    def test_head_of_an_absent_key_is_none(self, store: BlobStore) -> None:
+        assert store.head("avatars/nobody/none.png") is None
+
+    def test_a_download_url_serves_the_bytes_and_content_type(
+        self, store: BlobStore, upload: Upload, fetch: Fetch
+    ) -> None:
+        ticket = ticket_for(store)
+        upload(ticket, PNG[:777], "image/png")
+
+        assert fetch(store.download_url(ticket.key, expires_in=60)) == (PNG[:777], "image/png")
+
+    def test_an_expired_download_url_is_refused(self, make_store: MakeStore, upload: Upload, fetch: Fetch) -> None:
+        clock = past_clock()
+        store = make_store(clock.now)
+        ticket = ticket_for(store, expires_in=7200)
+        clock.set(datetime.now(UTC))
+        upload(ticket, PNG[:10], "image/png")
+        clock.set(datetime.now(UTC) - timedelta(hours=1))
+        url = store.download_url(ticket.key, expires_in=60)
+        clock.set(datetime.now(UTC))
+
+        assert fetch(url) == REFUSED_EXPIRED
+
+    def test_a_download_url_of_a_deleted_object_is_refused(
+        self, store: BlobStore, upload: Upload, fetch: Fetch
+    ) -> None:
+        ticket = ticket_for(store)
+        upload(ticket, PNG[:10], "image/png")
+        url = store.download_url(ticket.key, expires_in=60)
+
+        store.delete(ticket.key)
+
+        assert fetch(url) == REFUSED_NOT_FOUND
+
+    def test_delete_removes_the_object(self, store: BlobStore, upload: Upload) -> None:
+        ticket = ticket_for(store)
+        other = ticket_for(store, key="avatars/e1/b.png")
+        upload(ticket, PNG[:10], "image/png")
+        upload(other, PNG[:20], "image/png")
+
+        store.delete(ticket.key)
+
+        assert store.head(ticket.key) is None
+        assert store.head(other.key) == BlobInfo(key=other.key, size=20, content_type="image/png")
+
+    def test_delete_is_idempotent(self, store: BlobStore, upload: Upload) -> None:
+        ticket = ticket_for(store)
+        upload(ticket, PNG[:10], "image/png")
+
+        store.delete(ticket.key)
+        store.delete(ticket.key)
+        store.delete("avatars/never/was.png")
+
+        assert store.head(ticket.key) is None
+
+    def test_nested_and_flat_keys_coexist(self, store: BlobStore, upload: Upload) -> None:
+        flat, nested = ticket_for(store, key="report.pdf"), ticket_for(store, key="a/b/c/d.png")
+
+        assert upload(flat, PNG[:5], "image/png") is None
+        assert upload(nested, PNG[:6], "image/png") is None
+        assert store.head("report.pdf") == BlobInfo(key="report.pdf", size=5, content_type="image/png")
+        assert store.head("a/b/c/d.png") == BlobInfo(key="a/b/c/d.png", size=6, content_type="image/png")
+
+    @pytest.mark.parametrize("key", UNSAFE_KEYS)
+    def test_unsafe_keys_are_rejected(self, store: BlobStore, key: str) -> None:
+        with pytest.raises(InvalidInput):
+            ticket_for(store, key=key)
+        with pytest.raises(InvalidInput):
+            store.head(key)
+        with pytest.raises(InvalidInput):
+            store.download_url(key, expires_in=60)
+        with pytest.raises(InvalidInput):
+            store.delete(key)
+
+
+class TestInMemoryBlobStore(BlobStoreContract):
+    @pytest.fixture
+    def stores(self) -> list[InMemoryBlobStore]:
+        """Every store the test made, so a client helper can find the one behind a URL."""
+        return []
+
+    @pytest.fixture
+    def make_store(self, stores: list[InMemoryBlobStore]) -> MakeStore:
+        def make(clock: Callable[[], datetime]) -> BlobStore:
+            stores.append(InMemoryBlobStore(clock=clock))
+            return stores[-1]
+
+        return make
+
+    @pytest.fixture
+    def upload(self, stores: list[InMemoryBlobStore]) -> Upload:
+        def send(ticket: UploadTicket, data: bytes, content_type: str) -> str | None:
+            issuer = next(s for s in stores if s.tickets.get(ticket.key) is ticket)
+            try:
+                issuer.put(ticket.key, data, content_type)
+            except BlobRefused as refused:
+                return refused.code
+            return None
+
+        return send
+
+    @pytest.fixture
+    def fetch(self, stores: list[InMemoryBlobStore]) -> Fetch:
+        def get(url: str) -> tuple[bytes, str] | str:
+            (store,) = stores  # each test makes one store
+            try:
+                return store.fetch(url)
+            except BlobRefused as refused:
+                return refused.code
+
+        return get
+
+    def test_put_without_a_ticket_is_refused(self) -> None:
+        store = InMemoryBlobStore()
+
+        with pytest.raises(BlobRefused) as refused:
+            store.put("avatars/x.png", PNG, "image/png")
+
+        assert refused.value.code == REFUSED_SIGNATURE
+        assert store.head("avatars/x.png") is None
+
+    def test_put_checks_expiry_against_its_clock(self) -> None:
+        clock = FixedClock()
+        store = InMemoryBlobStore(clock=clock.now)
+        ticket = ticket_for(store, expires_in=60)
+        clock.advance(seconds=59)
+        store.put(ticket.key, PNG[:1], "image/png")
+        clock.advance(seconds=1)
+
+        with pytest.raises(BlobRefused) as refused:
+            store.put(ticket.key, PNG[:2], "image/png")
+
+        assert refused.value.code == REFUSED_EXPIRED
+        assert store.head(ticket.key) == BlobInfo(key=ticket.key, size=1, content_type="image/png")
+
+    def test_it_records_the_tickets_it_issues(self) -> None:
+        store = InMemoryBlobStore()
+
+        ticket = ticket_for(store)
+
+        assert store.tickets == {ticket.key: ticket}
+        assert ticket.url == f"memory://upload/{ticket.key}"
+
+
+class TestLocalBlobStore(BlobStoreContract):
+    @pytest.fixture
+    def root(self, tmp_path: Path, settings: Any) -> Path:
+        settings.BLOB_ROOT = tmp_path / "blobs"
+        return settings.BLOB_ROOT
+
+    @pytest.fixture
+    def make_store(self, root: Path, settings: Any) -> MakeStore:
+        def make(clock: Callable[[], datetime]) -> BlobStore:
+            return LocalBlobStore(
+                root=str(root), base_url="http://testserver/", secret=settings.SECRET_KEY, clock=clock
+            )
+
+        return make
+
+    @pytest.fixture
+    def upload(self, client: Client) -> Upload:
+        def send(ticket: UploadTicket, data: bytes, content_type: str) -> str | None:
+            response = post_upload(client, ticket.url, ticket.fields, SimpleUploadedFile("a.bin", data, content_type))
+            return None if response.status_code == 204 else response.json()["error"]["code"]
+
+        return send
+
+    @pytest.fixture
+    def fetch(self, client: Client) -> Fetch:
+        def get(url: str) -> tuple[bytes, str] | str:
+            response = client.get(_relative(url))
+            if response.status_code != 200:
+                return str(response.json()["error"]["code"])
+            return b"".join(response.streaming_content), response["Content-Type"]
+
+        return get
+
+    # --- the HTTP endpoints ------------------------------------------------------------
+
+    def test_upload_answers_204_and_stores_a_sidecar(self, store: BlobStore, client: Client, root: Path) -> None:
+        ticket = ticket_for(store)
+
+        response = post_upload(client, ticket.url, ticket.fields, png_file(100))
+
+        assert response.status_code == 204
+        assert (root / "objects" / ticket.key).read_bytes() == PNG[:100]
+        meta = json.loads((root / "meta" / f"{ticket.key}.json").read_text())
+        assert meta == {"content_type": "image/png", "size": 100}
+        assert list((root / "tmp").iterdir()) == []
+
+    def test_a_refused_upload_leaves_no_file_behind(self, store: BlobStore, client: Client, root: Path) -> None:
+        ticket = ticket_for(store, max_bytes=200_000)
+
+        response = post_upload(client, ticket.url, ticket.fields, png_file(300_000))
+
+        assert response.status_code == 400
+        assert response.json() == {
+            "error": {
+                "code": REFUSED_TOO_LARGE,
+                "message": "The file is larger than 200000 bytes.",
+                "fields": {"file": ["The file is larger than 200000 bytes."]},
+            }
+        }
+        assert not (root / "objects").exists()
+        assert list((root / "tmp").iterdir()) == []
+
+    def test_a_wrong_content_type_answers_400(self, store: BlobStore, client: Client) -> None:
+        ticket = ticket_for(store)
+
+        response = post_upload(client, ticket.url, ticket.fields, SimpleUploadedFile("a.gif", PNG, "image/gif"))
+
+        assert response.status_code == 400
+        assert response.json()["error"]["code"] == REFUSED_CONTENT_TYPE
+
+    def test_an_expired_ticket_answers_403(self, make_store: MakeStore, client: Client) -> None:
+        ticket = ticket_for(make_store(past_clock().now), expires_in=60)
+
+        response = post_upload(client, ticket.url, ticket.fields, png_file(10))
+
+        assert response.status_code == 403
+        assert response.json()["error"] == {
+            "code": REFUSED_EXPIRED,
+            "message": "The signature has expired.",
+            "fields": {},
+        }
+
+    def test_a_policy_raising_its_own_limit_is_refused(self, store: BlobStore, client: Client, root: Path) -> None:
+        ticket = ticket_for(store, max_bytes=10)
+        policy = json.loads(base64.b64decode(ticket.fields["policy"]))
+        policy["max_bytes"] = 10**9
+        forged = {**ticket.fields, "policy": base64.b64encode(json.dumps(policy).encode()).decode()}
+
+        response = post_upload(client, ticket.url, forged, png_file(100))
+
+        assert response.status_code == 403
+        assert response.json()["error"]["code"] == REFUSED_SIGNATURE
+        assert store.head(ticket.key) is None
+
+    @pytest.mark.parametrize(
+        "tamper",
+        [
+            {"signature": "0" * 64},
+            {"signature": ""},
+            {"key": "avatars/e1/other.png"},
+            {"key": "../../outside.png"},
+            {"policy": "not base64 at all"},
+        ],
+    )
+    def test_tampered_fields_are_refused(self, store: BlobStore, client: Client, tamper: dict[str, str]) -> None:
+        ticket = ticket_for(store)
+
+        response = post_upload(client, ticket.url, {**ticket.fields, **tamper}, png_file(10))
+
+        assert response.status_code == 403
+        assert response.json()["error"]["code"] == REFUSED_SIGNATURE
+        assert store.head(ticket.key) is None
+
+    def test_missing_fields_are_refused(self, store: BlobStore, client: Client) -> None:
+        ticket = ticket_for(store)
+
+        response = post_upload(client, ticket.url, {"key": ticket.key}, png_file(10))
+
+        assert response.status_code == 403
+        assert response.json()["error"]["code"] == REFUSED_SIGNATURE
+
+    def test_a_ticket_signed_with_another_secret_is_refused(self, root: Path, client: Client) -> None:
+        store = LocalBlobStore(root=str(root), base_url="http://testserver", secret="another-secret")
+        ticket = ticket_for(store)
+
+        assert post_upload(client, ticket.url, ticket.fields, png_file(10)).status_code == 403
+
+    def test_the_file_must_come_after_the_policy_fields(self, store: BlobStore, client: Client) -> None:
+        ticket = ticket_for(store)
+
+        response = client.post(_relative(ticket.url), {"file": png_file(10), **ticket.fields})
+
+        assert response.status_code == 403
+        assert store.head(ticket.key) is None
+
+    def test_a_form_without_a_file_answers_400(self, store: BlobStore, client: Client) -> None:
+        ticket = ticket_for(store)
+
+        response = client.post(_relative(ticket.url), ticket.fields)
+
+        assert response.status_code == 400
+        assert response.json()["error"]["code"] == REFUSED_MALFORMED
+
+    def test_a_file_in_another_field_answers_400(self, store: BlobStore, client: Client) -> None:
+        ticket = ticket_for(store)
+
+        response = client.post(_relative(ticket.url), {**ticket.fields, "avatar": png_file(10)})
+
+        assert response.status_code == 400
+        assert store.head(ticket.key) is None
+
+    def test_a_non_multipart_upload_answers_400(self, store: BlobStore, client: Client) -> None:
+        ticket = ticket_for(store)
+
+        response = client.post(_relative(ticket.url), ticket.fields, content_type="application/json")
+
+        assert response.status_code == 400
+        assert response.json()["error"]["code"] == REFUSED_MALFORMED
+
+    def test_upload_takes_only_post(self, client: Client) -> None:
+        assert client.get("/blobs/upload/").status_code == 405
+
+    def test_download_sets_protective_headers(self, store: BlobStore, client: Client, upload: Upload) -> None:
+        ticket = ticket_for(store)
+        upload(ticket, PNG[:10], "image/png")
+
+        response = client.get(_relative(store.download_url(ticket.key, expires_in=60)))
+
+        assert response.status_code == 200
+        assert response["Content-Type"] == "image/png"
+        assert response["X-Content-Type-Options"] == "nosniff"
+        assert "sandbox" in response["Content-Security-Policy"]
+
+    @pytest.mark.parametrize("tamper", ["signature", "expires", "key"])
+    def test_a_tampered_download_url_is_refused(
+        self, store: BlobStore, client: Client, upload: Upload, tamper: str
+    ) -> None:
+        for key in ("avatars/e1/a.png", "avatars/e1/b.png"):
+            upload(ticket_for(store, key=key), PNG[:10], "image/png")
+        parts = urlsplit(store.download_url("avatars/e1/a.png", expires_in=60))
+        query = {name: values[0] for name, values in parse_qs(parts.query).items()}
+        path = parts.path
+        if tamper == "key":
+            path = path.replace("a.png", "b.png")
+        else:
+            query[tamper] = "1" + query[tamper][1:] if query[tamper][0] != "1" else "2" + query[tamper][1:]
+
+        response = client.get(f"{path}?{urlencode(query)}")
+
+        assert response.status_code == 403
+        assert response.json()["error"]["code"] == REFUSED_SIGNATURE
+
+    def test_an_unsigned_download_is_refused(self, store: BlobStore, client: Client, upload: Upload) -> None:
+        ticket = ticket_for(store)
+        upload(ticket, PNG[:10], "image/png")
+
+        assert client.get(f"/blobs/download/{ticket.key}").status_code == 403
+
+    def test_a_symlink_cannot_lead_outside_the_root(self, store: BlobStore, root: Path, tmp_path: Path) -> None:
+        outside = tmp_path / "outside"
+        outside.mkdir()
+        (root / "objects").mkdir(parents=True)
+        os.symlink(outside, root / "objects" / "link")
+
+        with pytest.raises(InvalidInput):
+            store.head("link/secret.png")
+
+
+def png_file(size: int) -> SimpleUploadedFile:
+    return SimpleUploadedFile("avatar.png", (PNG * (size // len(PNG) + 1))[:size], "image/png")
+
+
+def post_upload(client: Client, url: str, fields: dict[str, str], file: SimpleUploadedFile) -> Any:
+    """POST the ticket's fields then the file, in that order, as a browser form would."""
+    return client.post(_relative(url), {**fields, "file": file})
+
+
+def _relative(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.path}?{parts.query}" if parts.query else parts.path

@@ -1,0 +1,70 @@
+"""Use cases bound to the in-memory fakes, the way the container binds them to real adapters."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+import pytest
+
+from adapters.memory.store import FixedClock
+from domain.experts import ExpertProfile
+from domain.money import Money
+from domain.users import Role, User
+
+PORTS = {"clock", "uow", "users", "experts", "bookings", "reviews", "search", "blobs", "events"}
+MEMORY_CONFIG = {
+    "repository_backend": "memory",
+    "search_backend": "memory",
+    "blob_backend": "memory",
+    "events_backend": "memory",
+    "blob_root": "",
+    "public_base_url": "memory://",
+    "secret_key": "unit-tests",
+}
+
+
+class World:
+    """A container on the in-memory fakes: ``world.booking_accept(...)`` calls the use case as
+    the container binds it, ``world.users`` is the port instance. Plus builders for common set-up."""
+
+    def __init__(self, container: Any) -> None:
+        self.container = container
+        self._counter = 0
+
+    def __getattr__(self, name: str) -> Any:
+        provider = getattr(self.container, name)
+        # Ports are singletons: hand out the instance. Use cases: hand out the bound callable.
+        return provider() if name in PORTS else provider
+
+    def register(self, role: Role = Role.CLIENT, name: str = "Someone") -> User:
+        self._counter += 1
+        return self.account_register(
+            email=f"{role}{self._counter}@example.com", password="pw-123456", name=name, role=role
+        )
+
+    def published_expert(self, **values: Any) -> ExpertProfile:
+        owner = self.register(Role.EXPERT, name="Ada")
+        fields = {"headline": "Django consultant", "skills": ["django", "python"], "hourly_rate": Money(12000, "EUR")}
+        profile = self.expert_create(actor=owner.id, **{**fields, **values})
+        return self.expert_publish(actor=owner.id, expert_id=profile.id)
+
+    def staff(self) -> User:
+        staff = self.register(Role.CLIENT, name="Staff")
+        staff.role = Role.STAFF
+        self.users._put(staff.id, staff)  # operators make staff accounts outside the use cases
+        return staff
+
+    def tomorrow(self, hours: int = 0) -> datetime:
+        return self.clock.now() + timedelta(days=1, hours=hours)
+
+
+@pytest.fixture
+def world() -> World:
+    """A fresh container per test: nothing to reset, no database touched."""
+    from project.container import Container
+
+    container = Container()
+    container.config.from_dict(MEMORY_CONFIG)
+    container.clock.override(FixedClock())
+    return World(container)
