@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from datetime import datetime
-from typing import Literal, Protocol
+from typing import Any, Literal, Protocol
 
 from domain.blobs import BlobInfo, UploadTicket
 from domain.bookings import Booking, BookingStatus
@@ -213,4 +213,49 @@ class BlobStore(Protocol):
 class EventPublisher(Protocol):
     def publish(self, event: DomainEvent) -> None:
         """Hand the event to whatever performs its side effects (log, queue, ...)."""
+        ...
+
+
+class ResponseCache(Protocol):
+    """Cache-aside for rendered API responses: what is served, never entities.
+
+    Entries live in namespaces ("search", "expert:<id>"); invalidating a
+    namespace makes every entry in it unreachable at once. A cache outage is
+    never an error: ``get`` misses and ``set``/``invalidate`` do nothing, so
+    every request is still answered from the database.
+    """
+
+    def get(self, namespace: str, key: str) -> Any | None:
+        """The cached value, or None on a miss (or when the cache is unreachable)."""
+        ...
+
+    def set(self, namespace: str, key: str, value: Any) -> None:
+        """Store a JSON-serialisable value until it expires or its namespace is invalidated."""
+        ...
+
+    def invalidate(self, namespace: str) -> None:
+        """Make every entry of the namespace unreachable."""
+        ...
+
+
+class ExpertViewCounter(Protocol):
+    """How often each expert profile is viewed: totals and a trending list.
+
+    The worked example of an entity that can live in a NoSQL store: the ORM
+    and Redis adapters are swapped by the one setting VIEW_COUNTER_BACKEND.
+    """
+
+    def record_view(self, expert_id: ExpertId, *, at: datetime) -> None:
+        """Count one view of the profile at this (aware) time."""
+        ...
+
+    def count(self, expert_id: ExpertId) -> int:
+        """All views of the profile ever recorded (0 if none)."""
+        ...
+
+    def trending(self, *, now: datetime, days: int, limit: int) -> list[tuple[ExpertId, int]]:
+        """The most viewed experts over the last ``days`` UTC calendar days up to
+        and including ``now``'s day, as (expert id, views), most views first,
+        ties by expert id; at most ``limit``.
+        """
         ...

@@ -9,8 +9,9 @@ from django.core.checks import Error, register
 
 CHOICES = {
     "REPOSITORY_BACKEND": ("orm", "memory"),
-    "SEARCH_BACKEND": ("sqlite", "memory"),
-    "BLOB_BACKEND": ("local", "memory"),
+    "SEARCH_BACKEND": ("sqlite", "postgres", "elasticsearch", "memory"),
+    "BLOB_BACKEND": ("local", "s3", "memory"),
+    "VIEW_COUNTER_BACKEND": ("orm", "redis", "memory"),
     "EVENTS_BACKEND": ("log", "memory"),
 }
 

@@ -17,6 +17,8 @@ is first resolved.
 
 from __future__ import annotations
 
+import importlib
+from collections.abc import Callable
 from typing import Any
 
 from dependency_injector import containers, providers
@@ -48,6 +50,18 @@ from services import avatars as avatar_use_cases
 from services import bookings as booking_use_cases
 from services import experts as expert_use_cases
 from services import reviews as review_use_cases
+
+
+def lazy(target: str) -> Callable[..., Any]:
+    """A factory for "module:attribute", imported on first use: a driver (boto3,
+    elasticsearch, redis, psycopg2) is only imported when its adapter is selected."""
+
+    def create(*args: Any, **kwargs: Any) -> Any:
+        module, _, name = target.partition(":")
+        return getattr(importlib.import_module(module), name)(*args, **kwargs)
+
+    create.__qualname__ = f"lazy({target})"
+    return create
 
 
 class Container(containers.DeclarativeContainer):
@@ -82,9 +96,40 @@ class Container(containers.DeclarativeContainer):
         orm=providers.Singleton(DjangoReviewRepository),
         memory=providers.Singleton(InMemoryReviewRepository, memory_database),
     )
+    # --- clients of external services (made on first use, never at import) ---
+    redis_client = providers.Singleton(
+        lazy("adapters.redis.client:make_client"),
+        url=config.redis.url,
+        socket_timeout=config.redis.socket_timeout,
+        ssl_cert_reqs=config.redis.ssl_cert_reqs,
+        ssl_ca_certs=config.redis.ssl_ca_certs,
+    )
+    elasticsearch_client = providers.Singleton(
+        lazy("adapters.elasticsearch.client:make_client"),
+        url=config.elasticsearch.url,
+        api_key=config.elasticsearch.api_key,
+        ca_certs=config.elasticsearch.ca_certs,
+        timeout=config.elasticsearch.timeout,
+    )
+    s3_client = providers.Singleton(
+        lazy("adapters.s3.client:make_client"),
+        endpoint_url=config.s3.endpoint_url,
+        region=config.s3.region,
+        access_key_id=config.s3.access_key_id,
+        secret_access_key=config.s3.secret_access_key,
+        addressing_style=config.s3.addressing_style,
+        timeout=config.s3.timeout,
+    )
+
     search = providers.Selector(
         config.search_backend,
         sqlite=providers.Singleton(SqliteSearchIndex),
+        postgres=providers.Singleton(lazy("adapters.orm.search:PostgresSearchIndex")),
+        elasticsearch=providers.Singleton(
+            lazy("adapters.elasticsearch.search:ElasticsearchSearchIndex"),
+            client=elasticsearch_client,
+            index=config.elasticsearch.index,
+        ),
         memory=providers.Singleton(InMemorySearchIndex),
     )
     blobs = providers.Selector(
@@ -92,7 +137,23 @@ class Container(containers.DeclarativeContainer):
         local=providers.Singleton(
             LocalBlobStore, root=config.blob_root, base_url=config.public_base_url, secret=config.secret_key
         ),
+        s3=providers.Singleton(lazy("adapters.s3.blobs:S3BlobStore"), client=s3_client, bucket=config.s3.bucket),
         memory=providers.Singleton(InMemoryBlobStore),
+    )
+    view_counter = providers.Selector(
+        config.view_counter_backend,
+        orm=providers.Singleton(lazy("adapters.orm.counters:DjangoExpertViewCounter")),
+        redis=providers.Singleton(lazy("adapters.redis.counters:RedisExpertViewCounter"), client=redis_client),
+        memory=providers.Singleton(lazy("adapters.memory.counters:InMemoryExpertViewCounter")),
+    )
+    response_cache = providers.Selector(
+        config.response_cache_backend,
+        django=providers.Singleton(
+            lazy("adapters.django_cache.responses:DjangoResponseCache"),
+            version=config.app_version,
+            timeout=config.response_cache_seconds,
+        ),
+        memory=providers.Singleton(lazy("adapters.memory.cache:InMemoryResponseCache")),
     )
     events = providers.Selector(
         config.events_backend,
@@ -193,6 +254,32 @@ def settings_config() -> dict[str, Any]:
         "blob_root": str(settings.BLOB_ROOT),
         "public_base_url": settings.PUBLIC_BASE_URL,
         "secret_key": settings.SECRET_KEY,
+        "view_counter_backend": settings.VIEW_COUNTER_BACKEND,
+        "response_cache_backend": "django",
+        "response_cache_seconds": settings.RESPONSE_CACHE_SECONDS,
+        "app_version": settings.APP_VERSION,
+        "redis": {
+            "url": settings.REDIS_URL,
+            "socket_timeout": settings.REDIS_SOCKET_TIMEOUT_SECONDS,
+            "ssl_cert_reqs": settings.REDIS_SSL_CERT_REQS,
+            "ssl_ca_certs": settings.REDIS_SSL_CA_CERTS,
+        },
+        "elasticsearch": {
+            "url": settings.ELASTICSEARCH_URL,
+            "index": settings.ELASTICSEARCH_INDEX,
+            "api_key": settings.ELASTICSEARCH_API_KEY,
+            "ca_certs": settings.ELASTICSEARCH_CA_CERTS,
+            "timeout": settings.ELASTICSEARCH_TIMEOUT_SECONDS,
+        },
+        "s3": {
+            "endpoint_url": settings.S3_ENDPOINT_URL,
+            "bucket": settings.S3_BUCKET,
+            "region": settings.S3_REGION,
+            "access_key_id": settings.S3_ACCESS_KEY_ID,
+            "secret_access_key": settings.S3_SECRET_ACCESS_KEY,
+            "addressing_style": settings.S3_ADDRESSING_STYLE,
+            "timeout": settings.S3_TIMEOUT_SECONDS,
+        },
     }
 
 

@@ -12,6 +12,9 @@ from pathlib import Path
 
 import environ
 
+from project.cache import build_caches
+from project.database import DatabaseOptions, build_databases
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 env = environ.Env()
@@ -70,32 +73,81 @@ TEMPLATES = [
 ]
 
 # --- Database -----------------------------------------------------------------
-DATABASES = {
-    "default": env.db_url("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'experthub.sqlite3'}"),
-}
+# DATABASE_URL picks the engine (sqlite:// embedded, postgres:// production);
+# project/database.py turns these values into DATABASES (pool, timeouts, replicas).
+DATABASES = build_databases(
+    primary=env.db_url("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'experthub.sqlite3'}"),
+    replicas=[env.db_url_config(url) for url in env.list("DATABASE_REPLICA_URLS", default=[])],
+    options=DatabaseOptions(
+        pool_max_connections=env.int("DATABASE_POOL_MAX_CONNECTIONS", default=10),
+        connect_timeout_seconds=env.int("DATABASE_CONNECT_TIMEOUT_SECONDS", default=5),
+        statement_timeout_ms=env.int("DATABASE_STATEMENT_TIMEOUT_MS", default=15000),
+        conn_max_age=env.int("DATABASE_CONN_MAX_AGE", default=0),
+        sqlite_busy_timeout_seconds=env.int("SQLITE_BUSY_TIMEOUT_SECONDS", default=20),
+        sqlite_test_name=str(VAR_DIR / "test-experthub.sqlite3"),
+    ),
+)
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     VAR_DIR.mkdir(parents=True, exist_ok=True)  # the embedded database lives here
-    # IMMEDIATE takes SQLite's write lock when a transaction begins, so two
-    # concurrent check-then-write transactions (accepting overlapping bookings)
-    # run one after the other instead of both reading stale state.
-    DATABASES["default"].setdefault("OPTIONS", {}).update(
-        {"transaction_mode": "IMMEDIATE", "timeout": env.int("SQLITE_BUSY_TIMEOUT_SECONDS", default=20)}
-    )
-    DATABASES["default"].setdefault("TEST", {})["NAME"] = str(VAR_DIR / "test-experthub.sqlite3")
+# The connection budget the pool size is checked against (project/checks.py).
+DATABASE_MAX_CONNECTIONS = env.int("DATABASE_MAX_CONNECTIONS", default=100)
+WEB_CONCURRENCY = env.int("WEB_CONCURRENCY", default=2)
+CELERY_CONCURRENCY = env.int("CELERY_CONCURRENCY", default=2)
+# Read replicas: after a write, the same request and the same user read from the
+# primary for this many seconds (read-your-writes).
+DATABASE_READ_YOUR_WRITES_SECONDS = env.int("DATABASE_READ_YOUR_WRITES_SECONDS", default=10)
+DATABASE_ROUTERS = ["project.routers.ReplicaRouter"] if len(DATABASES) > 1 else []
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "orm.User"
 
 # --- Adapters (project/container.py picks one per port from these) -------------
 REPOSITORY_BACKEND = env.str("REPOSITORY_BACKEND", default="orm")  # orm | memory
-SEARCH_BACKEND = env.str("SEARCH_BACKEND", default="sqlite")  # sqlite | memory
-BLOB_BACKEND = env.str("BLOB_BACKEND", default="local")  # local | memory
+# sqlite (FTS5, needs SQLite) | postgres (full-text, needs PostgreSQL) | elasticsearch | memory
+SEARCH_BACKEND = env.str(
+    "SEARCH_BACKEND", default="postgres" if DATABASES["default"]["ENGINE"].endswith("postgresql") else "sqlite"
+)
+BLOB_BACKEND = env.str("BLOB_BACKEND", default="local")  # local | s3 | memory
 EVENTS_BACKEND = env.str("EVENTS_BACKEND", default="log")  # log | memory
+# The one setting that moves profile view counters between the ORM and Redis.
+VIEW_COUNTER_BACKEND = env.str("VIEW_COUNTER_BACKEND", default="orm")  # orm | redis | memory
 BLOB_ROOT = Path(env.str("BLOB_ROOT", default=str(VAR_DIR / "blobs")))
 # Absolute URL prefix the local blob store puts in its signed URLs.
 PUBLIC_BASE_URL = env.str("PUBLIC_BASE_URL", default="http://127.0.0.1:8000")
 
+# S3 (BLOB_BACKEND=s3): AWS, MinIO, DigitalOcean Spaces, ... by endpoint URL.
+S3_ENDPOINT_URL = env.str("S3_ENDPOINT_URL", default="") or None
+S3_BUCKET = env.str("S3_BUCKET", default="experthub")
+S3_REGION = env.str("S3_REGION", default="us-east-1")
+S3_ACCESS_KEY_ID = env.str("S3_ACCESS_KEY_ID", default="") or None
+S3_SECRET_ACCESS_KEY = env.str("S3_SECRET_ACCESS_KEY", default="") or None
+S3_ADDRESSING_STYLE = env.str("S3_ADDRESSING_STYLE", default="auto")  # auto | path | virtual
+S3_TIMEOUT_SECONDS = env.float("S3_TIMEOUT_SECONDS", default=5.0)
+
+# Elasticsearch (SEARCH_BACKEND=elasticsearch).
+ELASTICSEARCH_URL = env.str("ELASTICSEARCH_URL", default="http://127.0.0.1:9200")
+ELASTICSEARCH_INDEX = env.str("ELASTICSEARCH_INDEX", default="experthub-experts")
+ELASTICSEARCH_TIMEOUT_SECONDS = env.float("ELASTICSEARCH_TIMEOUT_SECONDS", default=3.0)
+ELASTICSEARCH_API_KEY = env.str("ELASTICSEARCH_API_KEY", default="") or None
+ELASTICSEARCH_CA_CERTS = env.str("ELASTICSEARCH_CA_CERTS", default="") or None
+
+# Redis (cache, view counters, and the Celery broker in a later issue).
+REDIS_URL = env.str("REDIS_URL", default="")
+REDIS_SOCKET_TIMEOUT_SECONDS = env.float("REDIS_SOCKET_TIMEOUT_SECONDS", default=0.25)
+REDIS_SSL_CERT_REQS = env.str("REDIS_SSL_CERT_REQS", default="required")  # rediss://: required | optional | none
+REDIS_SSL_CA_CERTS = env.str("REDIS_SSL_CA_CERTS", default="") or None
+
 # --- Cache --------------------------------------------------------------------
-CACHES = {"default": env.cache_url("CACHE_URL", default="locmemcache://experthub")}
+# Redis when REDIS_URL is set (django-redis), else process-local memory.
+CACHES = build_caches(
+    redis_url=REDIS_URL,
+    socket_timeout=REDIS_SOCKET_TIMEOUT_SECONDS,
+    ssl_cert_reqs=REDIS_SSL_CERT_REQS,
+    ssl_ca_certs=REDIS_SSL_CA_CERTS,
+)
+# Cached API responses live this long at most; writes invalidate them sooner.
+RESPONSE_CACHE_SECONDS = env.int("RESPONSE_CACHE_SECONDS", default=300)
+# Part of every cache key, so a release never serves the previous one's entries.
+APP_VERSION = env.str("APP_VERSION", default="0.1.0")
 
 # --- Auth -----------------------------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [

@@ -15,6 +15,8 @@ from adapters.memory.repositories import (
 )
 from adapters.memory.store import FixedClock, MemoryDatabase, MemoryUnitOfWork
 
+pytest_plugins = ["tests.harness.fixtures"]
+
 
 @pytest.fixture
 def memory_ports() -> SimpleNamespace:

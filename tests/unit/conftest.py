@@ -12,7 +12,19 @@ from domain.experts import ExpertProfile
 from domain.money import Money
 from domain.users import Role, User
 
-PORTS = {"clock", "uow", "users", "experts", "bookings", "reviews", "search", "blobs", "events"}
+PORTS = {
+    "clock",
+    "uow",
+    "users",
+    "experts",
+    "bookings",
+    "reviews",
+    "search",
+    "blobs",
+    "events",
+    "view_counter",
+    "response_cache",
+}
 MEMORY_CONFIG = {
     "repository_backend": "memory",
     "search_backend": "memory",
@@ -21,6 +33,21 @@ MEMORY_CONFIG = {
     "blob_root": "",
     "public_base_url": "memory://",
     "secret_key": "unit-tests",
+    "view_counter_backend": "memory",
+    "response_cache_backend": "memory",
+    "response_cache_seconds": 60,
+    "app_version": "test",
+    "redis": {"url": "", "socket_timeout": 0.1, "ssl_cert_reqs": "none", "ssl_ca_certs": None},
+    "elasticsearch": {"url": "", "index": "", "api_key": None, "ca_certs": None, "timeout": 1.0},
+    "s3": {
+        "endpoint_url": None,
+        "bucket": "",
+        "region": "",
+        "access_key_id": None,
+        "secret_access_key": None,
+        "addressing_style": "auto",
+        "timeout": 1.0,
+    },
 }
 
 

@@ -1,0 +1,61 @@
+"""pytest fixtures that start throwaway servers. With CI=true a server that cannot start fails the test."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import TypeVar
+
+import pytest
+
+from tests.harness.servers import MotoServer, PostgresServer, RedisServer, ServerUnavailable, servers_required
+
+S = TypeVar("S")
+
+
+def started(start: Callable[[], S]) -> S:
+    """Start a server, or skip (locally) / fail (CI) saying exactly what is missing."""
+    try:
+        return start()
+    except ServerUnavailable as error:
+        if servers_required():
+            pytest.fail(f"CI needs this server: {error}")
+        pytest.skip(f"server unavailable here: {error}")
+
+
+@pytest.fixture(scope="session")
+def redis_server() -> Iterator[RedisServer]:
+    """One redis-server for the session; tests use their own key prefixes or flush."""
+    server = started(lambda: RedisServer().start())
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def own_redis_server() -> Iterator[RedisServer]:
+    """A redis-server for one test only: for tests that stop or hang it."""
+    server = started(lambda: RedisServer().start())
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def moto_server() -> Iterator[MotoServer]:
+    server = started(lambda: MotoServer().start())
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    """A PostgreSQL cluster of its own (not Django's test database)."""
+    server = started(lambda: PostgresServer().start())
+    yield server
+    server.destroy()
+
+
+@pytest.fixture(scope="session")
+def postgres_with_replica(postgres_server: PostgresServer) -> Iterator[tuple[PostgresServer, PostgresServer]]:
+    """The cluster above plus a streaming hot-standby replica of it (pg_basebackup)."""
+    replica = started(postgres_server.replica)
+    yield postgres_server, replica
+    replica.destroy()
