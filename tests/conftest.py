@@ -37,3 +37,21 @@ def memory_ports() -> SimpleNamespace:
         search=InMemorySearchIndex(),
         blobs=InMemoryBlobStore(),
     )
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Deselect (never skip) tests for the other database engine.
+
+    `make test` runs the suite twice, once on SQLite and once on the PostgreSQL
+    stack (python -m tests.harness), so every such test runs in one of them.
+    """
+    from django.conf import settings
+
+    engine = settings.DATABASES["default"]["ENGINE"]
+    running = "postgres" if engine.endswith("postgresql") else "sqlite"
+    other = {"postgres": "sqlite_only", "sqlite": "postgres_only"}[running]
+    kept = [item for item in items if item.get_closest_marker(other) is None]
+    deselected = [item for item in items if item.get_closest_marker(other) is not None]
+    if deselected:
+        config.hook.pytest_deselected(items=deselected)
+        items[:] = kept
