@@ -1,5 +1,6 @@
 # ExpertHub: `make run` serves the seeded marketplace, `make test` runs every gate and test.
 # Needs nothing but Python 3.11: the virtualenv, SQLite database and demo data are made on first use.
+# `make test` also installs PostgreSQL and redis-server with apt-get when they are missing (as root).
 
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
@@ -20,14 +21,19 @@ export PORT WEB_HOST PUBLIC_BASE_URL
 
 # Spread the tests over every CPU (each xdist worker gets its own SQLite test database).
 PYTEST_ARGS ?= -n auto
+# The stack run: the API suite and every contract and integration suite again, on throwaway
+# PostgreSQL, redis-server and moto S3 servers with the production adapters (tests/harness).
+STACK_PYTEST_ARGS ?= -n 2
+STACK_TESTS ?= tests/api tests/contract tests/integration
 MANAGE := DJANGO_SETTINGS_MODULE=project.settings $(PY) manage.py
 
-.PHONY: help install run serve migrate seed lint format test clean distclean
+.PHONY: help install system-packages run serve migrate seed lint format test test-stack clean distclean
 
 help:
 	@echo "make run       install, migrate, seed the demo marketplace, serve it on http://127.0.0.1:$(PORT)/"
 	@echo "make test      install, then lint, import contracts, mypy, migration and Django checks, the whole suite"
-	@echo "make lint | format | migrate | seed | clean | distclean"
+	@echo "               on SQLite, then again on PostgreSQL + Redis + S3 (make test-stack)"
+	@echo "make lint | format | migrate | seed | test-stack | clean | distclean"
 
 $(PY):
 	@test -n "$(PYTHON)" || { echo "Python 3.11 is needed (python3.11, or python3 being 3.11)." >&2; exit 1; }
@@ -39,6 +45,10 @@ $(STAMP): requirements.txt requirements-dev.txt | $(PY)
 	touch $@
 
 install: $(STAMP)
+
+# PostgreSQL and redis-server for the stack run (and make, Python's venv): apt-get only when missing.
+system-packages:
+	@bash .ci/system-packages.sh
 
 migrate: install
 	$(MANAGE) migrate --noinput
@@ -63,10 +73,15 @@ format: install
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
 
-test: lint
+test: system-packages lint
 	$(MANAGE) makemigrations --check --dry-run
 	$(MANAGE) check
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
+	$(MAKE) --no-print-directory test-stack
+
+# Starts the servers, runs the suites against them, always removes them (python -m tests.harness).
+test-stack: system-packages install
+	$(PY) -m tests.harness -- $(VENV)/bin/pytest $(STACK_PYTEST_ARGS) $(STACK_TESTS)
 
 clean:
 	rm -rf var .pytest_cache .mypy_cache .ruff_cache .import_linter_cache .hypothesis

@@ -10,6 +10,11 @@ gevent workers: one process serves many requests at once while they wait on
 I/O. Gunicorn's gevent worker monkey-patches the standard library itself
 when the worker starts, before the app is imported; that is why preload_app
 stays off (preloading would import ssl/socket unpatched in the master).
+
+Each worker makes psycopg2 cooperative (post_fork, before the app loads or
+connects) and runs Django's system checks once it is patched (post_worker_init):
+an unsafe database setup (project/checks.py) stops gunicorn at start-up with
+"Worker failed to boot" instead of serving. See docs/postgresql.md.
 """
 
 import os
@@ -37,3 +42,19 @@ max_requests_jitter = 100
 accesslog = "-"
 errorlog = "-"
 loglevel = "info"
+
+
+def post_fork(server, worker):
+    # Before the app is loaded: a connection opened before the wait callback
+    # is installed would block the whole worker on every query.
+    from project.database import make_psycopg_cooperative
+
+    make_psycopg_cooperative()
+
+
+def post_worker_init(worker):
+    # gevent has patched the worker by now, so the checks see what requests will
+    # run under; an error here exits the worker before it boots, which stops gunicorn.
+    from project.checks import fail_on_errors
+
+    fail_on_errors()

@@ -18,6 +18,7 @@ urlpatterns = [
     path("me/", accounts.MeApi.as_view(), name="me"),
     path("experts/", route(get=experts.ExpertSearchApi, post=experts.ExpertCreateApi), name="experts"),
     path("experts/me/", experts.ExpertMineApi.as_view(), name="experts-me"),
+    path("experts/trending/", experts.ExpertTrendingApi.as_view(), name="experts-trending"),
     path(EXPERT, route(get=experts.ExpertDetailApi, patch=experts.ExpertUpdateApi), name="expert"),
     path(f"{EXPERT}publish/", experts.ExpertPublishApi.as_view(), name="expert-publish"),
     path(f"{EXPERT}suspend/", experts.ExpertSuspendApi.as_view(), name="expert-suspend"),

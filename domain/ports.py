@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from datetime import datetime
-from typing import Any, Literal, Protocol
+from typing import Any, Literal, Protocol, runtime_checkable
 
 from domain.blobs import BlobInfo, UploadTicket
 from domain.bookings import Booking, BookingStatus
@@ -192,8 +192,10 @@ class BlobStore(Protocol):
     def create_upload(self, *, key: str, content_types: Sequence[str], max_bytes: int, expires_in: int) -> UploadTicket:
         """A presigned direct upload for ``key``.
 
-        The store itself refuses an upload after ``expires_in`` seconds, one
-        over ``max_bytes``, or one whose content type is not listed.
+        The store itself refuses an upload after ``expires_in`` seconds or one
+        over ``max_bytes``, and, as far as it can, one whose content type is
+        not listed (S3 policies can pin one type, or only a common prefix of
+        several): callers check the stored object with head() before trusting it.
         """
         ...
 
@@ -207,6 +209,22 @@ class BlobStore(Protocol):
 
     def delete(self, key: str) -> None:
         """Remove the object. No error if it is absent."""
+        ...
+
+
+@runtime_checkable
+class BlobStoreSetup(Protocol):
+    """A blob store whose storage an operator provisions once (an S3 bucket and its CORS rules).
+
+    Optional: `manage.py blobstore_setup` runs it on a store that has it and
+    says there is nothing to do otherwise (the local and in-memory stores).
+    """
+
+    def setup(self, *, cors_origins: Sequence[str]) -> list[str]:
+        """Create the storage if it is missing and let browsers on these origins
+        upload and download. Idempotent; returns one line per step, for the
+        operator. Raises PortError.
+        """
         ...
 
 

@@ -1,22 +1,56 @@
-"""CACHES from REDIS_URL: django-redis with short timeouts, or process-local memory."""
+"""CACHES from REDIS_URL: django-redis with short timeouts, or process-local memory.
+
+Option names are django-redis's (checked against django-redis 7.0's docs and
+source): SOCKET_CONNECT_TIMEOUT and SOCKET_TIMEOUT go to the redis-py
+connection, IGNORE_EXCEPTIONS turns a connection failure into a miss (get
+returns the default, set/add/incr return None), and CONNECTION_POOL_KWARGS is
+passed to redis-py's ``ConnectionPool.from_url``, which is where the TLS
+options of a ``rediss://`` URL go. docs/redis.md explains the choices.
+"""
 
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+LOCAL_MEMORY = {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "experthub"}
 
 
 def build_caches(
     *, redis_url: str, socket_timeout: float, ssl_cert_reqs: str, ssl_ca_certs: str | None
 ) -> dict[str, dict[str, Any]]:
+    """The CACHES setting: Redis when ``redis_url`` is set, else local memory."""
     if not redis_url:
-        return {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "experthub"}}
+        return {"default": dict(LOCAL_MEMORY)}
     options: dict[str, Any] = {
         "CLIENT_CLASS": "django_redis.client.DefaultClient",
-        # A hung Redis must not stall a worker: fail fast and fall back to the database.
+        # A hung Redis must not stall a worker: every command gives up after
+        # socket_timeout, and the request carries on from the database.
         "SOCKET_CONNECT_TIMEOUT": socket_timeout,
         "SOCKET_TIMEOUT": socket_timeout,
+        # The cache is an optimisation: an outage is a miss, never a 500. The
+        # ignored errors are logged (DJANGO_REDIS_LOG_IGNORED_EXCEPTIONS).
         "IGNORE_EXCEPTIONS": True,
     }
     if redis_url.startswith("rediss://"):
-        options["CONNECTION_POOL_KWARGS"] = {"ssl_cert_reqs": ssl_cert_reqs, "ssl_ca_certs": ssl_ca_certs}
+        options["CONNECTION_POOL_KWARGS"] = ssl_options(ssl_cert_reqs=ssl_cert_reqs, ssl_ca_certs=ssl_ca_certs)
     return {"default": {"BACKEND": "django_redis.cache.RedisCache", "LOCATION": redis_url, "OPTIONS": options}}
+
+
+def ssl_options(*, ssl_cert_reqs: str, ssl_ca_certs: str | None) -> dict[str, Any]:
+    """redis-py's TLS options for a ``rediss://`` URL.
+
+    ``ssl_cert_reqs``: "required" (verify the server certificate, against
+    ``ssl_ca_certs`` or the system CAs), "optional", or "none" (encrypt but do
+    not verify: what Heroku Key-Value Store's self-signed certificates need).
+    """
+    options: dict[str, Any] = {"ssl_cert_reqs": ssl_cert_reqs}
+    if ssl_ca_certs:
+        options["ssl_ca_certs"] = ssl_ca_certs
+    return options
+
+
+def redis_url_with_db(url: str, db: int) -> str:
+    """The same server with another database number (redis://host:port/<db>)."""
+    parts = urlsplit(url)
+    return urlunsplit(parts._replace(path=f"/{db}"))

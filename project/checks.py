@@ -1,11 +1,14 @@
-"""System checks that refuse to start with an adapter combination that cannot work."""
+"""System checks that refuse to start with an adapter or database combination that cannot work."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from django.conf import settings
-from django.core.checks import Error, register
+from django.core.checks import CheckMessage, Error, Warning, register, run_checks
+from django.core.management.base import SystemCheckError
+
+from project import database
 
 CHOICES = {
     "REPOSITORY_BACKEND": ("orm", "memory"),
@@ -33,3 +36,117 @@ def adapter_settings_check(app_configs: Any = None, **kwargs: Any) -> list[Error
             )
         )
     return errors
+
+
+# --- PostgreSQL under gevent (docs/postgresql.md) ---------------------------------------
+
+
+@register()
+def database_pool_check(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    if settings.DATABASE_POOL not in database.POOLS:
+        return [
+            Error(
+                f"DATABASE_POOL={settings.DATABASE_POOL!r} is not one of {', '.join(database.POOLS)}.",
+                id="experthub.E101",
+            )
+        ]
+    return [
+        *_pool_with_persistent_connections(),
+        *_gevent_without_cooperative_psycopg(),
+        *_gevent_with_unpooled_connections(),
+        *_pool_over_budget(),
+    ]
+
+
+def _postgres_databases() -> dict[str, dict[str, Any]]:
+    return {alias: db for alias, db in settings.DATABASES.items() if database.is_postgres(db)}
+
+
+def _pool_with_persistent_connections() -> list[CheckMessage]:
+    return [
+        Error(
+            f"DATABASES[{alias!r}] uses the gevent pool with CONN_MAX_AGE={db['CONN_MAX_AGE']!r}: "
+            "connections would not go back to the pool at the end of a request.",
+            hint="Set DATABASE_CONN_MAX_AGE=0; the pool keeps the connections open.",
+            id="experthub.E102",
+        )
+        for alias, db in _postgres_databases().items()
+        if database.uses_gevent_pool(db) and db.get("CONN_MAX_AGE", 0) != 0
+    ]
+
+
+def _gevent_without_cooperative_psycopg() -> list[CheckMessage]:
+    if not (_postgres_databases() and database.gevent_monkey_patched()) or database.psycopg_is_cooperative():
+        return []
+    return [
+        Error(
+            "This process runs under gevent but psycopg2 has no wait callback: "
+            "every query would block all the greenlets of the process.",
+            hint="Call project.database.make_psycopg_cooperative() when the process starts "
+            "(gunicorn.conf.py does it in post_fork).",
+            id="experthub.E103",
+        )
+    ]
+
+
+def _gevent_with_unpooled_connections() -> list[CheckMessage]:
+    if not database.gevent_monkey_patched():
+        return []
+    unpooled = {alias: db for alias, db in _postgres_databases().items() if not database.uses_gevent_pool(db)}
+    persistent = [
+        Error(
+            f"DATABASES[{alias!r}] keeps connections (CONN_MAX_AGE={db.get('CONN_MAX_AGE', 0)!r}) under gevent "
+            "without a pool: every greenlet that ever served a request keeps a connection open.",
+            hint="Use DATABASE_POOL=gevent, or DATABASE_CONN_MAX_AGE=0 behind pgbouncer.",
+            id="experthub.E104",
+        )
+        for alias, db in unpooled.items()
+        if db.get("CONN_MAX_AGE", 0) != 0
+    ]
+    unbounded = [
+        Warning(
+            f"DATABASES[{alias!r}] has no pool under gevent: up to one connection per concurrent request.",
+            hint="Use DATABASE_POOL=gevent unless pgbouncer bounds the connections.",
+            id="experthub.W105",
+        )
+        for alias, db in unpooled.items()
+        if db.get("CONN_MAX_AGE", 0) == 0
+    ]
+    return [*persistent, *unbounded]
+
+
+def _pool_over_budget() -> list[CheckMessage]:
+    pooled = {alias: db for alias, db in _postgres_databases().items() if database.uses_gevent_pool(db)}
+    budgets = {alias: _budget(pool_size=db["OPTIONS"]["MAX_CONNS"]) for alias, db in pooled.items()}
+    return [
+        Error(
+            f"DATABASES[{alias!r}] may need more connections than the server allows: "
+            f"{budget.explain()} > DATABASE_MAX_CONNECTIONS {budget.max_connections}.",
+            hint="Lower DATABASE_POOL_MAX_CONNECTIONS or WEB_CONCURRENCY, or raise the server's "
+            "max_connections and DATABASE_MAX_CONNECTIONS with it.",
+            id="experthub.E106",
+        )
+        for alias, budget in budgets.items()
+        if not budget.fits()
+    ]
+
+
+def _budget(*, pool_size: int) -> database.ConnectionBudget:
+    return database.ConnectionBudget(
+        web_processes=settings.WEB_CONCURRENCY,
+        pool_size=pool_size,
+        celery_concurrency=settings.CELERY_CONCURRENCY,
+        headroom=settings.DATABASE_HEADROOM_CONNECTIONS,
+        max_connections=settings.DATABASE_MAX_CONNECTIONS,
+    )
+
+
+def fail_on_errors() -> None:
+    """Run every system check in this process; raise if one is an error.
+
+    For processes Django's management commands do not start (gunicorn
+    workers): only inside the worker do the checks see gevent's patching.
+    """
+    serious = [message for message in run_checks() if message.is_serious()]
+    if serious:
+        raise SystemCheckError("\n".join(str(message) for message in serious))

@@ -45,10 +45,13 @@ from adapters.orm.repositories import (
     DjangoUnitOfWork,
     DjangoUserRepository,
 )
+from search import maintenance as search_maintenance
 from services import accounts as account_use_cases
 from services import avatars as avatar_use_cases
 from services import bookings as booking_use_cases
 from services import experts as expert_use_cases
+from services import pages as page_use_cases
+from services import profile_views as profile_view_use_cases
 from services import reviews as review_use_cases
 
 
@@ -168,10 +171,22 @@ class Container(containers.DeclarativeContainer):
     user_get = providers.Callable(account_use_cases.user_get, users=users)
 
     expert_create = providers.Callable(
-        expert_use_cases.expert_create, experts=experts, users=users, uow=uow, clock=clock, events=events
+        expert_use_cases.expert_create,
+        experts=experts,
+        users=users,
+        uow=uow,
+        clock=clock,
+        events=events,
+        response_cache=response_cache,
     )
     expert_update = providers.Callable(
-        expert_use_cases.expert_update, experts=experts, search=search, uow=uow, clock=clock, events=events
+        expert_use_cases.expert_update,
+        experts=experts,
+        search=search,
+        uow=uow,
+        clock=clock,
+        events=events,
+        response_cache=response_cache,
     )
     expert_publish = providers.Callable(
         expert_use_cases.expert_publish,
@@ -181,6 +196,7 @@ class Container(containers.DeclarativeContainer):
         uow=uow,
         clock=clock,
         events=events,
+        response_cache=response_cache,
     )
     expert_suspend = providers.Callable(
         expert_use_cases.expert_suspend,
@@ -190,6 +206,7 @@ class Container(containers.DeclarativeContainer):
         uow=uow,
         clock=clock,
         events=events,
+        response_cache=response_cache,
     )
     expert_reinstate = providers.Callable(
         expert_use_cases.expert_reinstate,
@@ -199,16 +216,42 @@ class Container(containers.DeclarativeContainer):
         uow=uow,
         clock=clock,
         events=events,
+        response_cache=response_cache,
     )
     expert_get = providers.Callable(expert_use_cases.expert_get, experts=experts, users=users)
     expert_get_mine = providers.Callable(expert_use_cases.expert_get_mine, experts=experts)
     expert_search = providers.Callable(expert_use_cases.expert_search, experts=experts, search=search)
     expert_avatar_urls = providers.Callable(expert_use_cases.expert_avatar_urls, blobs=blobs)
-    expert_reindex_all = providers.Callable(expert_use_cases.expert_reindex_all, experts=experts, search=search)
+    expert_reindex_all = providers.Callable(
+        expert_use_cases.expert_reindex_all, experts=experts, search=search, response_cache=response_cache
+    )
+    expert_search_page = providers.Callable(
+        page_use_cases.expert_search_page, experts=experts, search=search, response_cache=response_cache
+    )
+    expert_profile_page = providers.Callable(
+        page_use_cases.expert_profile_page,
+        experts=experts,
+        users=users,
+        response_cache=response_cache,
+        view_counter=view_counter,
+        clock=clock,
+    )
+    expert_record_view = providers.Callable(
+        profile_view_use_cases.expert_record_view, view_counter=view_counter, clock=clock
+    )
+    expert_trending = providers.Callable(
+        profile_view_use_cases.expert_trending, view_counter=view_counter, experts=experts, clock=clock
+    )
 
     avatar_upload_start = providers.Callable(avatar_use_cases.avatar_upload_start, experts=experts, blobs=blobs)
     avatar_upload_confirm = providers.Callable(
-        avatar_use_cases.avatar_upload_confirm, experts=experts, blobs=blobs, uow=uow, clock=clock, events=events
+        avatar_use_cases.avatar_upload_confirm,
+        experts=experts,
+        blobs=blobs,
+        uow=uow,
+        clock=clock,
+        events=events,
+        response_cache=response_cache,
     )
 
     booking_request = providers.Callable(
@@ -229,6 +272,9 @@ class Container(containers.DeclarativeContainer):
         booking_use_cases.booking_complete, bookings=bookings, uow=uow, clock=clock, events=events
     )
 
+    search_rebuild = providers.Callable(
+        search_maintenance.search_rebuild, experts=experts, search=search, response_cache=response_cache
+    )
     review_create = providers.Callable(
         review_use_cases.review_create,
         reviews=reviews,
@@ -238,6 +284,7 @@ class Container(containers.DeclarativeContainer):
         uow=uow,
         clock=clock,
         events=events,
+        response_cache=response_cache,
     )
     review_list_for_expert = providers.Callable(
         review_use_cases.review_list_for_expert, reviews=reviews, experts=experts

@@ -13,7 +13,7 @@ from pathlib import Path
 import environ
 
 from project.cache import build_caches
-from project.database import DatabaseOptions, build_databases
+from project.database import DatabaseOptions, build_databases, is_postgres
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -50,6 +50,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "project.middleware.ReadYourWritesMiddleware",  # replicas only: routing scope + read-your-writes pins
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
@@ -75,11 +76,17 @@ TEMPLATES = [
 # --- Database -----------------------------------------------------------------
 # DATABASE_URL picks the engine (sqlite:// embedded, postgres:// production);
 # project/database.py turns these values into DATABASES (pool, timeouts, replicas).
+# PostgreSQL connections: gevent = django-db-geventpool, at most
+# DATABASE_POOL_MAX_CONNECTIONS per process and database; none = Django's own
+# (one per thread or greenlet). docs/postgresql.md says when to pick which.
+DATABASE_POOL = env.str("DATABASE_POOL", default="gevent")
 DATABASES = build_databases(
     primary=env.db_url("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'experthub.sqlite3'}"),
     replicas=[env.db_url_config(url) for url in env.list("DATABASE_REPLICA_URLS", default=[])],
     options=DatabaseOptions(
+        pool=DATABASE_POOL,
         pool_max_connections=env.int("DATABASE_POOL_MAX_CONNECTIONS", default=10),
+        pool_timeout_seconds=env.float("DATABASE_POOL_TIMEOUT_SECONDS", default=10.0),
         connect_timeout_seconds=env.int("DATABASE_CONNECT_TIMEOUT_SECONDS", default=5),
         statement_timeout_ms=env.int("DATABASE_STATEMENT_TIMEOUT_MS", default=15000),
         conn_max_age=env.int("DATABASE_CONN_MAX_AGE", default=0),
@@ -93,6 +100,8 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 DATABASE_MAX_CONNECTIONS = env.int("DATABASE_MAX_CONNECTIONS", default=100)
 WEB_CONCURRENCY = env.int("WEB_CONCURRENCY", default=2)
 CELERY_CONCURRENCY = env.int("CELERY_CONCURRENCY", default=2)
+# Kept free for the release phase (migrate), a manage.py shell, monitoring.
+DATABASE_HEADROOM_CONNECTIONS = env.int("DATABASE_HEADROOM_CONNECTIONS", default=5)
 # Read replicas: after a write, the same request and the same user read from the
 # primary for this many seconds (read-your-writes).
 DATABASE_READ_YOUR_WRITES_SECONDS = env.int("DATABASE_READ_YOUR_WRITES_SECONDS", default=10)
@@ -103,9 +112,7 @@ AUTH_USER_MODEL = "orm.User"
 # --- Adapters (project/container.py picks one per port from these) -------------
 REPOSITORY_BACKEND = env.str("REPOSITORY_BACKEND", default="orm")  # orm | memory
 # sqlite (FTS5, needs SQLite) | postgres (full-text, needs PostgreSQL) | elasticsearch | memory
-SEARCH_BACKEND = env.str(
-    "SEARCH_BACKEND", default="postgres" if DATABASES["default"]["ENGINE"].endswith("postgresql") else "sqlite"
-)
+SEARCH_BACKEND = env.str("SEARCH_BACKEND", default="postgres" if is_postgres(DATABASES["default"]) else "sqlite")
 BLOB_BACKEND = env.str("BLOB_BACKEND", default="local")  # local | s3 | memory
 EVENTS_BACKEND = env.str("EVENTS_BACKEND", default="log")  # log | memory
 # The one setting that moves profile view counters between the ORM and Redis.
@@ -144,6 +151,9 @@ CACHES = build_caches(
     ssl_cert_reqs=REDIS_SSL_CERT_REQS,
     ssl_ca_certs=REDIS_SSL_CA_CERTS,
 )
+# django-redis ignores a Redis outage (IGNORE_EXCEPTIONS); log each ignored error
+# (logger "django_redis.cache") so an outage is visible, not silent.
+DJANGO_REDIS_LOG_IGNORED_EXCEPTIONS = True
 # Cached API responses live this long at most; writes invalidate them sooner.
 RESPONSE_CACHE_SECONDS = env.int("RESPONSE_CACHE_SECONDS", default=300)
 # Part of every cache key, so a release never serves the previous one's entries.

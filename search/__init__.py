@@ -1,4 +1,7 @@
-"""Search index definitions shared by every search adapter: analysers, field weights, query terms.
+"""Search index definitions shared by the search adapters: analysers, field weights, mappings, queries.
 
-Engine-neutral; imports only ``domain``. Elasticsearch mappings will live here too.
+``text``: the engine-neutral analyser and field weights every adapter shares
+(imports only ``domain``). ``experts``: the Elasticsearch index definition and
+query building, written with ``elasticsearch.dsl`` (it builds objects, never
+connects). ``maintenance``: rebuilding an index from the expert repository.
 """

@@ -9,8 +9,8 @@ from domain.errors import InvalidInput
 from domain.events import ExpertProfileChanged
 from domain.experts import ExpertProfile
 from domain.ids import ExpertId, UserId, new_id
-from domain.ports import BlobStore, Clock, EventPublisher, ExpertRepository, UnitOfWork
-from services.experts import owned_profile
+from domain.ports import BlobStore, Clock, EventPublisher, ExpertRepository, ResponseCache, UnitOfWork
+from services.experts import expert_pages_invalidate, owned_profile
 
 _EXTENSIONS = {"image/jpeg": ".jpg", "image/png": ".png", "image/webp": ".webp"}
 # Exactly the shape avatar_upload_start makes: nothing else can be confirmed.
@@ -45,6 +45,7 @@ def avatar_upload_confirm(
     uow: UnitOfWork,
     clock: Clock,
     events: EventPublisher,
+    response_cache: ResponseCache,
     actor: UserId,
     expert_id: ExpertId,
     key: str,
@@ -67,6 +68,7 @@ def avatar_upload_confirm(
         if previous and previous != key:
             uow.on_commit(lambda: blobs.delete(previous))
         uow.on_commit(lambda: events.publish(ExpertProfileChanged(expert_id=profile.id)))
+        expert_pages_invalidate(uow=uow, response_cache=response_cache, expert_id=profile.id)
     return profile
 
 

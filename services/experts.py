@@ -11,9 +11,40 @@ from domain.events import ExpertProfileChanged
 from domain.experts import ExpertProfile, ExpertStatus
 from domain.ids import ExpertId, UserId, new_id
 from domain.money import Money
-from domain.ports import BlobStore, Clock, EventPublisher, ExpertRepository, SearchIndex, UnitOfWork, UserRepository
+from domain.ports import (
+    BlobStore,
+    Clock,
+    EventPublisher,
+    ExpertRepository,
+    ResponseCache,
+    SearchIndex,
+    UnitOfWork,
+    UserRepository,
+)
 from domain.search import ExpertDocument, SearchQuery, SkillFacet
 from domain.users import Role, User
+
+# The response-cache namespaces of the public expert pages (services/pages.py reads them).
+SEARCH_PAGES = "search"
+
+
+def expert_pages(expert_id: ExpertId) -> str:
+    """The namespace of one expert's public profile page."""
+    return f"expert:{expert_id}"
+
+
+def expert_pages_invalidate(*, uow: UnitOfWork, response_cache: ResponseCache, expert_id: ExpertId) -> None:
+    """Once the write commits, drop the expert's cached profile and every cached search page.
+
+    Search pages are dropped whole: any of them may list the expert, and
+    which ones is exactly what the cache does not know.
+    """
+
+    def invalidate() -> None:
+        response_cache.invalidate(expert_pages(expert_id))
+        response_cache.invalidate(SEARCH_PAGES)
+
+    uow.on_commit(invalidate)
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,10 +79,12 @@ def expert_sync_index(*, search: SearchIndex, profile: ExpertProfile) -> None:
         search.remove(profile.id)
 
 
-def expert_reindex_all(*, experts: ExpertRepository, search: SearchIndex) -> int:
+def expert_reindex_all(*, experts: ExpertRepository, search: SearchIndex, response_cache: ResponseCache) -> int:
     """Rebuild the search index from the repository; returns the number indexed."""
     search.clear()
-    return search.upsert_many(expert_document(p) for p in experts.iter_published())
+    indexed = search.upsert_many(expert_document(p) for p in experts.iter_published())
+    response_cache.invalidate(SEARCH_PAGES)  # pages cached from the old index may differ
+    return indexed
 
 
 def expert_create(
@@ -61,6 +94,7 @@ def expert_create(
     uow: UnitOfWork,
     clock: Clock,
     events: EventPublisher,
+    response_cache: ResponseCache,
     actor: UserId,
     headline: str,
     hourly_rate: Money,
@@ -88,7 +122,7 @@ def expert_create(
     )
     with uow.atomic():
         experts.add(profile)
-        _after_change(uow=uow, events=events, profile=profile)
+        _after_change(uow=uow, events=events, response_cache=response_cache, profile=profile)
     return profile
 
 
@@ -99,6 +133,7 @@ def expert_update(
     uow: UnitOfWork,
     clock: Clock,
     events: EventPublisher,
+    response_cache: ResponseCache,
     actor: UserId,
     expert_id: ExpertId,
     display_name: str | None = None,
@@ -122,7 +157,7 @@ def expert_update(
             languages=tuple(languages) if languages is not None else None,
             timezone=timezone,
         )
-        _save(experts=experts, search=search, uow=uow, events=events, profile=profile)
+        _save(experts=experts, search=search, uow=uow, events=events, response_cache=response_cache, profile=profile)
     return profile
 
 
@@ -134,6 +169,7 @@ def expert_publish(
     uow: UnitOfWork,
     clock: Clock,
     events: EventPublisher,
+    response_cache: ResponseCache,
     actor: UserId,
     expert_id: ExpertId,
 ) -> ExpertProfile:
@@ -143,7 +179,7 @@ def expert_publish(
         if profile.owner_id != actor and not users.get(actor).is_staff:
             profile = owned_profile(experts=experts, actor=actor, expert_id=expert_id)  # raises 403/404
         profile.publish(now=clock.now())
-        _save(experts=experts, search=search, uow=uow, events=events, profile=profile)
+        _save(experts=experts, search=search, uow=uow, events=events, response_cache=response_cache, profile=profile)
     return profile
 
 
@@ -155,6 +191,7 @@ def expert_suspend(
     uow: UnitOfWork,
     clock: Clock,
     events: EventPublisher,
+    response_cache: ResponseCache,
     actor: UserId,
     expert_id: ExpertId,
 ) -> ExpertProfile:
@@ -163,7 +200,7 @@ def expert_suspend(
     with uow.atomic():
         profile = experts.get(expert_id, for_update=True)
         profile.suspend(now=clock.now())
-        _save(experts=experts, search=search, uow=uow, events=events, profile=profile)
+        _save(experts=experts, search=search, uow=uow, events=events, response_cache=response_cache, profile=profile)
     return profile
 
 
@@ -175,6 +212,7 @@ def expert_reinstate(
     uow: UnitOfWork,
     clock: Clock,
     events: EventPublisher,
+    response_cache: ResponseCache,
     actor: UserId,
     expert_id: ExpertId,
 ) -> ExpertProfile:
@@ -183,7 +221,7 @@ def expert_reinstate(
     with uow.atomic():
         profile = experts.get(expert_id, for_update=True)
         profile.reinstate(now=clock.now())
-        _save(experts=experts, search=search, uow=uow, events=events, profile=profile)
+        _save(experts=experts, search=search, uow=uow, events=events, response_cache=response_cache, profile=profile)
     return profile
 
 
@@ -233,14 +271,23 @@ def _require_staff(user: User) -> None:
 
 
 def _save(
-    *, experts: ExpertRepository, search: SearchIndex, uow: UnitOfWork, events: EventPublisher, profile: ExpertProfile
+    *,
+    experts: ExpertRepository,
+    search: SearchIndex,
+    uow: UnitOfWork,
+    events: EventPublisher,
+    response_cache: ResponseCache,
+    profile: ExpertProfile,
 ) -> None:
     experts.save(profile)
     # The index is written inside the transaction: the database-backed indexes
     # share it, so the profile and its search row commit or roll back together.
     expert_sync_index(search=search, profile=profile)
-    _after_change(uow=uow, events=events, profile=profile)
+    _after_change(uow=uow, events=events, response_cache=response_cache, profile=profile)
 
 
-def _after_change(*, uow: UnitOfWork, events: EventPublisher, profile: ExpertProfile) -> None:
+def _after_change(
+    *, uow: UnitOfWork, events: EventPublisher, response_cache: ResponseCache, profile: ExpertProfile
+) -> None:
     uow.on_commit(lambda: events.publish(ExpertProfileChanged(expert_id=profile.id)))
+    expert_pages_invalidate(uow=uow, response_cache=response_cache, expert_id=profile.id)

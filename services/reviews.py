@@ -13,12 +13,13 @@ from domain.ports import (
     Clock,
     EventPublisher,
     ExpertRepository,
+    ResponseCache,
     ReviewRepository,
     SearchIndex,
     UnitOfWork,
 )
 from domain.reviews import Review, validate_comment, validate_rating
-from services.experts import expert_sync_index
+from services.experts import expert_pages_invalidate, expert_sync_index
 
 
 def review_create(
@@ -30,6 +31,7 @@ def review_create(
     uow: UnitOfWork,
     clock: Clock,
     events: EventPublisher,
+    response_cache: ResponseCache,
     actor: UserId,
     booking_id: BookingId,
     rating: int,
@@ -67,6 +69,7 @@ def review_create(
         experts.save(expert)
         expert_sync_index(search=search, profile=expert)
         uow.on_commit(lambda: events.publish(ReviewCreated(review_id=review.id, expert_id=expert.id)))
+        expert_pages_invalidate(uow=uow, response_cache=response_cache, expert_id=expert.id)  # the rating moved
     return review
 
 

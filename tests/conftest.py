@@ -47,8 +47,9 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     """
     from django.conf import settings
 
-    engine = settings.DATABASES["default"]["ENGINE"]
-    running = "postgres" if engine.endswith("postgresql") else "sqlite"
+    from project.database import is_postgres
+
+    running = "postgres" if is_postgres(settings.DATABASES["default"]) else "sqlite"
     other = {"postgres": "sqlite_only", "sqlite": "postgres_only"}[running]
     kept = [item for item in items if item.get_closest_marker(other) is None]
     deselected = [item for item in items if item.get_closest_marker(other) is not None]

@@ -1,7 +1,17 @@
-"""Test settings: the project's settings with test-speed choices. Not read from the environment."""
+"""Test settings: the project's settings with test-speed choices."""
 
+import os
+
+from project.cache import build_caches, redis_url_with_db
 from project.settings import *  # noqa: F403
-from project.settings import REST_FRAMEWORK, STATIC_ROOT
+from project.settings import (
+    REDIS_SOCKET_TIMEOUT_SECONDS,
+    REDIS_SSL_CA_CERTS,
+    REDIS_SSL_CERT_REQS,
+    REDIS_URL,
+    REST_FRAMEWORK,
+    STATIC_ROOT,
+)
 
 # Hashing passwords with a slow hasher would dominate the test run.
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
@@ -18,3 +28,16 @@ REST_FRAMEWORK = {
 EVENTS_BACKEND = "memory"
 # WhiteNoise warns on every request when the static root is missing.
 STATIC_ROOT.mkdir(parents=True, exist_ok=True)
+
+# pytest-xdist workers share the stack run's one redis-server, and the tests'
+# cache.clear() is a FLUSHDB, which ignores key prefixes: give each worker its own
+# Redis database (gw0 -> 1, gw1 -> 2, ...; a run without xdist uses 1).
+_WORKER = os.environ.get("PYTEST_XDIST_WORKER", "gw0")  # pytest's own variable, not app config
+if REDIS_URL:
+    REDIS_URL = redis_url_with_db(REDIS_URL, 1 + int(_WORKER.removeprefix("gw") or 0))
+    CACHES = build_caches(
+        redis_url=REDIS_URL,
+        socket_timeout=REDIS_SOCKET_TIMEOUT_SECONDS,
+        ssl_cert_reqs=REDIS_SSL_CERT_REQS,
+        ssl_ca_certs=REDIS_SSL_CA_CERTS,
+    )

@@ -153,3 +153,24 @@ class ReviewRow(models.Model):
 
     def __str__(self) -> str:
         return f"{self.rating}★ on {self.booking_id}"
+
+
+class ExpertViewCountRow(models.Model):
+    """Views of one profile on one UTC day (the ORM twin of the Redis counters)."""
+
+    expert = models.ForeignKey(ExpertProfileRow, on_delete=models.CASCADE, related_name="view_counts")
+    day = models.DateField()
+    views = models.PositiveBigIntegerField(default=0)
+
+    class Meta:
+        db_table = "experthub_expert_view_count"
+        verbose_name = "expert view count"
+        constraints = [
+            # One row per profile and day: a view increments it in place.
+            models.UniqueConstraint(fields=["expert", "day"], name="expert_view_count_once_per_day"),
+        ]
+        # Trending scans a range of days across every expert.
+        indexes = [models.Index(fields=["day"], name="expert_view_count_day")]
+
+    def __str__(self) -> str:
+        return f"{self.expert_id} on {self.day}: {self.views}"

@@ -1,4 +1,4 @@
-"""Expert profiles: public search and detail; the owner creates, edits, publishes; staff suspend."""
+"""Expert profiles: public search, detail and trending; the owner creates, edits, publishes; staff suspend."""
 
 from __future__ import annotations
 
@@ -25,8 +25,10 @@ from domain.money import MAX_MINOR_UNITS
 from domain.search import MAX_QUERY_LENGTH, SearchQuery, SearchSort
 from domain.skills import normalise_languages, normalise_skills
 from services.experts import ExpertSearchPage
+from services.profile_views import MAX_TRENDING_DAYS, MAX_TRENDING_LIMIT, TrendingExpert
 
 ProfileUseCase = Callable[..., ExpertProfile]
+PageUseCase = Callable[..., dict[str, Any]]
 TAGS = ["experts"]
 
 
@@ -86,16 +88,26 @@ class ExpertSearchApi(APIView):
     def get(
         self,
         request: Request,
-        expert_search: Callable[..., ExpertSearchPage] = Provider["expert_search"],
+        expert_search_page: PageUseCase = Provider["expert_search_page"],
         expert_avatar_urls: AvatarUrls = Provider["expert_avatar_urls"],
     ) -> Response:
         params = self.QuerySerializer(data=request.query_params)
         params.is_valid(raise_exception=True)
-        found = expert_search(query=search_query(params.validated_data))
-        context = {"avatar_urls": expert_avatar_urls(profiles=found.profiles)}
-        results = ExpertProfileSerializer(found.profiles, many=True, context=context).data
-        body = page_envelope(request, results=results, total=found.total, page=found.query.page)
-        return Response({**body, "facets": SkillFacetSerializer(found.facets, many=True).data})
+        query = search_query(params.validated_data)
+        page = expert_search_page(query=query, render=lambda found: search_page_data(found, expert_avatar_urls))
+        # The links are built per request (they carry its host and parameters); the rest may come from the cache.
+        body = page_envelope(request, results=page["results"], total=page["total"], page=query.page)
+        return Response({**body, "facets": page["facets"]})
+
+
+def search_page_data(found: ExpertSearchPage, avatar_urls: AvatarUrls) -> dict[str, Any]:
+    """One search page rendered, as the response cache keeps it (everything but the envelope's links)."""
+    context = {"avatar_urls": avatar_urls(profiles=found.profiles)}
+    return {
+        "total": found.total,
+        "results": ExpertProfileSerializer(found.profiles, many=True, context=context).data,
+        "facets": SkillFacetSerializer(found.facets, many=True).data,
+    }
 
 
 def search_query(data: dict[str, Any]) -> SearchQuery:
@@ -165,11 +177,60 @@ class ExpertDetailApi(APIView):
         self,
         request: Request,
         expert_id: UUID,
-        expert_get: ProfileUseCase = Provider["expert_get"],
+        expert_profile_page: PageUseCase = Provider["expert_profile_page"],
         expert_avatar_urls: AvatarUrls = Provider["expert_avatar_urls"],
     ) -> Response:
-        profile = expert_get(actor=optional_actor(request), expert_id=ExpertId(expert_id))
-        return Response(profile_data(profile, avatar_urls=expert_avatar_urls))
+        page = expert_profile_page(
+            actor=optional_actor(request),
+            expert_id=ExpertId(expert_id),
+            render=lambda profile: profile_data(profile, avatar_urls=expert_avatar_urls),
+        )
+        return Response(page)
+
+
+class TrendingExpertSerializer(serializers.Serializer):
+    expert = ExpertProfileSerializer(source="profile")
+    views = serializers.IntegerField(help_text="Profile views in the window.")
+
+
+class ExpertTrendingApi(APIView):
+    """The most viewed published experts over the last `days` UTC calendar days, today included.
+
+    Best effort: while the view counter is unavailable the list is empty.
+    """
+
+    permission_classes = [AllowAny]
+
+    class QuerySerializer(serializers.Serializer):
+        days = serializers.IntegerField(min_value=1, max_value=MAX_TRENDING_DAYS, default=7)
+        limit = serializers.IntegerField(min_value=1, max_value=MAX_TRENDING_LIMIT, default=10)
+
+    class OutputSerializer(serializers.Serializer):
+        days = serializers.IntegerField()
+        results = TrendingExpertSerializer(many=True, help_text="Most views first, ties by expert id.")
+
+        class Meta:
+            ref_name = "TrendingExperts"
+
+    @extend_schema(
+        operation_id="expert_trending",
+        tags=TAGS,
+        parameters=[QuerySerializer],
+        responses={200: OutputSerializer, **error_responses(400)},
+    )
+    @inject
+    def get(
+        self,
+        request: Request,
+        expert_trending: Callable[..., list[TrendingExpert]] = Provider["expert_trending"],
+        expert_avatar_urls: AvatarUrls = Provider["expert_avatar_urls"],
+    ) -> Response:
+        params = self.QuerySerializer(data=request.query_params)
+        params.is_valid(raise_exception=True)
+        trending = expert_trending(**params.validated_data)
+        context = {"avatar_urls": expert_avatar_urls(profiles=[entry.profile for entry in trending])}
+        output = {"days": params.validated_data["days"], "results": trending}
+        return Response(self.OutputSerializer(output, context=context).data)
 
 
 class ExpertUpdateApi(APIView):

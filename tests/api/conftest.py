@@ -1,4 +1,4 @@
-"""API test fixtures: the real container (ORM, SQLite search, local blobs), a fixed clock, accounts by role.
+"""API test fixtures: the real container (ORM, configured search and blob store), a fixed clock, accounts by role.
 
 Setup goes through the use cases (fast, and never through the endpoint under
 test); assertions go through HTTP. Ports are swapped with the container's
@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -17,15 +18,18 @@ from typing import Any
 import pytest
 from django.contrib.auth import get_user_model
 from django.core.cache import cache
+from django.test import TestCase
 from rest_framework.test import APIClient
 
 from adapters.local.blobs import LocalBlobStore
 from adapters.memory.store import FixedClock
 from adapters.orm.models import BookingRow, ExpertProfileRow, ReviewRow
+from adapters.orm.repositories import DjangoUnitOfWork
 from domain.bookings import Booking
 from domain.experts import ExpertProfile
 from domain.ids import UserId, new_id
 from domain.money import Money
+from domain.ports import BlobStore
 from domain.users import Role, User
 from project.container import container
 from tests.api.middleware import SERVER_ERRORS
@@ -73,12 +77,17 @@ def clock() -> Iterator[FixedClock]:
 
 
 @pytest.fixture(autouse=True)
-def blob_store(settings: Any, tmp_path: Path) -> Iterator[LocalBlobStore]:
-    """A local blob store under tmp_path whose URLs point at the test server.
+def blob_store(settings: Any, tmp_path: Path) -> Iterator[BlobStore]:
+    """The run's blob store: S3 in the stack run (BLOB_BACKEND=s3), else a local one under tmp_path.
 
-    The upload/download views read BLOB_ROOT and SECRET_KEY from settings, the
-    store was built from them at startup: both are pointed at the same place.
+    S3: the store the container built from the S3_* settings the harness
+    exported (it made the bucket); upload keys are random, so tests share it.
+    Local: its URLs point at the test server, and as the upload/download views
+    read BLOB_ROOT and SECRET_KEY from settings, both are pointed at the same place.
     """
+    if settings.BLOB_BACKEND == "s3":
+        yield container.blobs()
+        return
     settings.BLOB_ROOT = tmp_path / "blobs"
     store = LocalBlobStore(root=str(settings.BLOB_ROOT), base_url="http://testserver", secret=settings.SECRET_KEY)
     with container.blobs.override(store):
@@ -227,3 +236,42 @@ def row_counts() -> dict[str, int]:
         "bookings": BookingRow.objects.count(),
         "reviews": ReviewRow.objects.count(),
     }
+
+
+class CommitAtBlockEnd:
+    """Runs a use case's on-commit callbacks when its outermost block ends.
+
+    pytest-django wraps each test in a transaction that never commits, so Django
+    would never run on_commit callbacks (cache invalidation, events). Production
+    requests are not atomic, so a use case's outermost block IS the commit; a
+    block that fails drops its callbacks, as a rollback does.
+    """
+
+    def __init__(self) -> None:
+        self._uow = DjangoUnitOfWork()
+        self._depth = 0
+
+    @contextmanager
+    def atomic(self) -> Iterator[None]:
+        self._depth += 1
+        try:
+            if self._depth > 1:
+                with self._uow.atomic():
+                    yield
+            else:
+                with TestCase.captureOnCommitCallbacks(execute=True), self._uow.atomic():
+                    yield
+        finally:
+            self._depth -= 1
+
+    def on_commit(self, callback: Callable[[], None]) -> None:
+        if self._depth:
+            self._uow.on_commit(callback)
+        else:
+            callback()
+
+
+@pytest.fixture(autouse=True)
+def _commits_run_callbacks() -> Iterator[None]:
+    with container.uow.override(CommitAtBlockEnd()):
+        yield

@@ -42,8 +42,14 @@ ROUNDS = 5
 def _require_sqlite_file() -> None:
     if connection.vendor != "sqlite":
         pytest.skip("the SQLite triggers of migration 0002; PostgreSQL has its own constraint")
-    # Each thread opens its own connection: only a database file is shared between them.
-    assert not connection.is_in_memory_db(), "tests/settings must give SQLite a TEST NAME that is a file"
+    _require_a_connection_per_thread()
+
+
+def _require_a_connection_per_thread() -> None:
+    # Each thread opens its own connection: on SQLite only a database file is shared between them.
+    # (PostgreSQL: the exclusion constraint of migration 0004; a real server, so real parallel transactions.)
+    if connection.vendor == "sqlite":
+        assert not connection.is_in_memory_db(), "tests/settings must give SQLite a TEST NAME that is a file"
 
 
 # --- the guard alone -------------------------------------------------------------------
@@ -53,7 +59,7 @@ def _require_sqlite_file() -> None:
 class TestDatabaseGuard:
     @pytest.fixture
     def ports(self) -> SimpleNamespace:
-        _require_sqlite_file()
+        _require_a_connection_per_thread()
         users, experts = DjangoUserRepository(), DjangoExpertRepository()
         return SimpleNamespace(
             bookings=DjangoBookingRepository(),
@@ -66,6 +72,7 @@ class TestDatabaseGuard:
     def _book(self, ports: SimpleNamespace, **overrides: Any) -> Booking:
         return store_booking(ports.bookings, expert=ports.expert, client=ports.client, **overrides)
 
+    @pytest.mark.sqlite_only
     def test_the_migration_installed_both_triggers(self) -> None:
         _require_sqlite_file()
         with connection.cursor() as cursor:
@@ -205,7 +212,7 @@ class TestInMemoryAcceptRace(AcceptRaceContract):
 class TestDjangoAcceptRace(AcceptRaceContract):
     @pytest.fixture
     def ports(self) -> SimpleNamespace:
-        _require_sqlite_file()
+        _require_a_connection_per_thread()
         return SimpleNamespace(
             users=DjangoUserRepository(),
             experts=DjangoExpertRepository(),
@@ -226,7 +233,7 @@ class TestDjangoAcceptRaceWithoutTheApplicationCheck(TestDjangoAcceptRace):
 
     @pytest.fixture
     def ports(self) -> SimpleNamespace:
-        _require_sqlite_file()
+        _require_a_connection_per_thread()
         return SimpleNamespace(
             users=DjangoUserRepository(),
             experts=DjangoExpertRepository(),

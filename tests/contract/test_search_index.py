@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable
+import os
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -12,6 +14,7 @@ from django.db import connection, transaction
 
 from adapters.local.search import SqliteSearchIndex
 from adapters.memory.search import InMemorySearchIndex
+from adapters.orm.search import PostgresSearchIndex
 from domain.errors import PortError
 from domain.ids import ExpertId, new_id
 from domain.pagination import PageRequest
@@ -490,6 +493,7 @@ class TestInMemorySearchIndex(SearchIndexContract):
         return InMemorySearchIndex()
 
 
+@pytest.mark.sqlite_only
 class TestSqliteSearchIndex(SearchIndexContract):
     @pytest.fixture
     def index(self, db: None) -> SearchIndex:
@@ -537,6 +541,15 @@ class TestSqliteSearchIndex(SearchIndexContract):
         assert find(index, text="python").total == 0
 
 
+@pytest.mark.postgres_only
+class TestPostgresSearchIndex(SearchIndexContract):
+    """PostgreSQL-specific behaviour (transactions, query counts, errors): tests/integration/test_postgres_search.py."""
+
+    @pytest.fixture
+    def index(self, db: None) -> SearchIndex:
+        return PostgresSearchIndex()
+
+
 class _Rollback(Exception):
     pass
 
@@ -546,3 +559,99 @@ def in_rolled_back_transaction(action: Callable[[], None]) -> None:
     with contextlib.suppress(_Rollback), transaction.atomic():
         action()
         raise _Rollback
+
+
+# --- Elasticsearch: the same contract against a live server, when one is given ----------------------
+
+# No Elasticsearch server can be installed where this suite usually runs, so this class is opt-in,
+# and its skip is the one allowed skip: export ELASTICSEARCH_URL (e.g. http://localhost:9200) to run
+# the whole contract against a server (see docs/elasticsearch.md). What the adapter sends is pinned
+# without a server, always, by tests/unit/test_elasticsearch_requests.py. Read from the environment
+# here, not from settings, because settings default the URL to localhost, which would make every
+# run without a server fail rather than skip.
+ELASTICSEARCH_URL = os.environ.get("ELASTICSEARCH_URL", "")
+
+
+@dataclass
+class LiveElasticsearch:
+    client: Any  # elasticsearch.Elasticsearch, imported only when a server is given
+    alias: str
+
+    def index_names(self) -> list[str]:
+        """Every concrete index made for this alias (its name is a prefix of theirs)."""
+        resolved = self.client.indices.resolve_index(name=f"{self.alias}*")
+        return sorted(entry["name"] for entry in resolved["indices"])
+
+
+class TestElasticsearchSearchIndex(SearchIndexContract):
+    """Each test gets an alias of its own (and so indexes of its own), deleted afterwards."""
+
+    @pytest.fixture
+    def live(self) -> Iterator[LiveElasticsearch]:
+        if not ELASTICSEARCH_URL:
+            pytest.skip("no Elasticsearch server: set ELASTICSEARCH_URL to run the contract suite against one")
+        from django.conf import settings
+
+        from adapters.elasticsearch.client import make_client
+
+        client = make_client(
+            url=ELASTICSEARCH_URL,
+            api_key=settings.ELASTICSEARCH_API_KEY,
+            ca_certs=settings.ELASTICSEARCH_CA_CERTS,
+            timeout=settings.ELASTICSEARCH_TIMEOUT_SECONDS,
+        )
+        live = LiveElasticsearch(client=client, alias=f"experthub-contract-{new_id().hex}")
+        yield live
+        if names := live.index_names():
+            client.options(ignore_status=404).indices.delete(index=",".join(names))
+
+    @pytest.fixture
+    def index(self, live: LiveElasticsearch) -> SearchIndex:
+        from adapters.elasticsearch.search import ElasticsearchSearchIndex
+
+        # The production refresh policy ("wait_for"): the contract proves read-after-write as deployed.
+        return ElasticsearchSearchIndex(live.client, live.alias)
+
+    def test_the_index_analyser_splits_raw_text_as_the_shared_analyser(
+        self, index: SearchIndex, live: LiveElasticsearch
+    ) -> None:
+        from search.text import analyse
+
+        find(index)  # creates the first index behind the alias
+        for text in [
+            "C++/Go-lang expert",
+            "Zürich café e\u0301",
+            "हिन्दी शिक्षक",
+            "日本語 教師",
+            "don't 3.5 a_b",
+            *HOSTILE_TEXTS,
+        ]:
+            tokens = live.client.indices.analyze(index=live.alias, analyzer="expert_text", text=text)["tokens"]
+            assert [t["token"] for t in tokens] == list(analyse(text)), text
+
+    def test_rebuild_swaps_in_a_complete_index_and_drops_the_old_one(self, index: Any, live: LiveElasticsearch) -> None:
+        old = add(index, headline="Old expert")
+        first_indexes = live.index_names()
+        seen_while_loading: list[list[ExpertId]] = []
+        new = [doc(headline="New expert one"), doc(headline="New expert two")]
+
+        def documents() -> Iterator[ExpertDocument]:
+            yield new[0]
+            seen_while_loading.append(ids(index, text="expert"))  # the new index is loading now
+            yield new[1]
+
+        assert index.rebuild(documents()) == 2
+
+        assert seen_while_loading == [[old]]
+        assert sorted(ids(index, text="expert"), key=str) == by_id(*new)
+        (current,) = live.client.indices.get_alias(name=live.alias)
+        assert live.index_names() == [current]
+        assert current not in first_indexes
+
+    def test_rebuild_takes_over_a_concrete_index_with_the_alias_name(self, index: Any, live: LiveElasticsearch) -> None:
+        live.client.indices.create(index=live.alias)  # as a write without require_alias would have made it
+
+        index.rebuild([doc(headline="Python developer")])
+
+        assert find(index, text="python").total == 1
+        assert live.client.indices.exists_alias(name=live.alias)

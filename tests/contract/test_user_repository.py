@@ -151,6 +151,7 @@ def locked_sqlite_database() -> Iterator[None]:
     connection.close()  # the next connection gets the configured busy timeout back
 
 
+@pytest.mark.sqlite_only
 @pytest.mark.django_db(transaction=True)
 def test_a_locked_database_is_a_port_error(locked_sqlite_database: None) -> None:
     with pytest.raises(PortError) as raised:

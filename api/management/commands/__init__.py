@@ -1,1 +1,1 @@
-"""`manage.py seed_demo`, `manage.py reindex_search`."""
+"""Management commands: `seed_demo`, `search_rebuild`, `blobstore_setup`."""

@@ -1,0 +1,1 @@
+"""Redis adapters: the client factory and the Redis-native view counter (the NoSQL worked example)."""
