@@ -8,6 +8,7 @@ from django.conf import settings
 from django.core.checks import CheckMessage, Error, Warning, register, run_checks
 from django.core.management.base import SystemCheckError
 
+from domain.blobs import DOWNLOAD_EXPIRY_SECONDS
 from project import database
 
 CHOICES = {
@@ -20,8 +21,8 @@ CHOICES = {
 
 
 @register()
-def adapter_settings_check(app_configs: Any = None, **kwargs: Any) -> list[Error]:
-    errors = [
+def adapter_settings_check(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    errors: list[CheckMessage] = [
         Error(f"{name}={getattr(settings, name)!r} is not one of {', '.join(allowed)}.", id="experthub.E001")
         for name, allowed in CHOICES.items()
         if getattr(settings, name) not in allowed
@@ -35,7 +36,45 @@ def adapter_settings_check(app_configs: Any = None, **kwargs: Any) -> list[Error
                 id="experthub.E002",
             )
         )
-    return errors
+    if settings.SEARCH_BACKEND == "postgres" and not database.is_postgres(settings.DATABASES["default"]):
+        errors.append(
+            Error(
+                "SEARCH_BACKEND=postgres keeps its full-text index in the default database, which is not PostgreSQL.",
+                hint="Pick a search backend that works with this database.",
+                id="experthub.E003",
+            )
+        )
+    return errors + _redis_dependants()
+
+
+def _redis_dependants() -> list[CheckMessage]:
+    """Settings that only work with a Redis every process shares."""
+    problems: list[CheckMessage] = []
+    if settings.VIEW_COUNTER_BACKEND == "redis" and not settings.REDIS_URL:
+        problems.append(
+            Error(
+                "VIEW_COUNTER_BACKEND=redis needs REDIS_URL.", hint="Set REDIS_URL, or use 'orm'.", id="experthub.E004"
+            )
+        )
+    if len(settings.DATABASES) > 1 and not settings.REDIS_URL:
+        problems.append(
+            Warning(
+                "Read replicas without REDIS_URL: the read-your-writes pin of a token client lives in one "
+                "process's memory, so another worker may serve it a stale read.",
+                hint="Set REDIS_URL so every process shares the pins (docs/replicas-and-search.md).",
+                id="experthub.W005",
+            )
+        )
+    if settings.RESPONSE_CACHE_SECONDS >= DOWNLOAD_EXPIRY_SECONDS:
+        problems.append(
+            Error(
+                f"RESPONSE_CACHE_SECONDS={settings.RESPONSE_CACHE_SECONDS} outlives the presigned avatar URLs "
+                f"({DOWNLOAD_EXPIRY_SECONDS} s) that cached pages carry.",
+                hint=f"Keep it well under {DOWNLOAD_EXPIRY_SECONDS}.",
+                id="experthub.E006",
+            )
+        )
+    return problems
 
 
 # --- PostgreSQL under gevent (docs/postgresql.md) ---------------------------------------

@@ -223,7 +223,7 @@ class Container(containers.DeclarativeContainer):
     expert_search = providers.Callable(expert_use_cases.expert_search, experts=experts, search=search)
     expert_avatar_urls = providers.Callable(expert_use_cases.expert_avatar_urls, blobs=blobs)
     expert_reindex_all = providers.Callable(
-        expert_use_cases.expert_reindex_all, experts=experts, search=search, response_cache=response_cache
+        expert_use_cases.expert_reindex_all, experts=experts, search=search, uow=uow, response_cache=response_cache
     )
     expert_search_page = providers.Callable(
         page_use_cases.expert_search_page, experts=experts, search=search, response_cache=response_cache
@@ -273,7 +273,7 @@ class Container(containers.DeclarativeContainer):
     )
 
     search_rebuild = providers.Callable(
-        search_maintenance.search_rebuild, experts=experts, search=search, response_cache=response_cache
+        search_maintenance.search_rebuild, experts=experts, search=search, uow=uow, response_cache=response_cache
     )
     review_create = providers.Callable(
         review_use_cases.review_create,

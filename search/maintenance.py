@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Protocol, runtime_checkable
 
-from domain.ports import ExpertRepository, ResponseCache, SearchIndex
+from domain.ports import ExpertRepository, ResponseCache, SearchIndex, UnitOfWork
 from domain.search import ExpertDocument
 from services.experts import SEARCH_PAGES, expert_document, expert_reindex_all
 
@@ -35,11 +35,16 @@ class RebuildableIndex(Protocol):
 
 
 def search_rebuild(
-    *, experts: ExpertRepository, search: SearchIndex, response_cache: ResponseCache, progress: Progress | None = None
+    *,
+    experts: ExpertRepository,
+    search: SearchIndex,
+    uow: UnitOfWork,
+    response_cache: ResponseCache,
+    progress: Progress | None = None,
 ) -> int:
     """Rebuild the search index from the published profiles; returns how many were indexed."""
     if not isinstance(search, RebuildableIndex):
-        indexed = expert_reindex_all(experts=experts, search=search, response_cache=response_cache)
+        indexed = expert_reindex_all(experts=experts, search=search, uow=uow, response_cache=response_cache)
         if progress is not None:
             progress(indexed)
         return indexed

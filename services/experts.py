@@ -79,11 +79,18 @@ def expert_sync_index(*, search: SearchIndex, profile: ExpertProfile) -> None:
         search.remove(profile.id)
 
 
-def expert_reindex_all(*, experts: ExpertRepository, search: SearchIndex, response_cache: ResponseCache) -> int:
-    """Rebuild the search index from the repository; returns the number indexed."""
-    search.clear()
-    indexed = search.upsert_many(expert_document(p) for p in experts.iter_published())
-    response_cache.invalidate(SEARCH_PAGES)  # pages cached from the old index may differ
+def expert_reindex_all(
+    *, experts: ExpertRepository, search: SearchIndex, uow: UnitOfWork, response_cache: ResponseCache
+) -> int:
+    """Rebuild the search index from the repository; returns the number indexed.
+
+    One transaction: on the database-backed indexes searches never see the
+    index empty half-way through the rebuild.
+    """
+    with uow.atomic():
+        search.clear()
+        indexed = search.upsert_many(expert_document(p) for p in experts.iter_published())
+        uow.on_commit(lambda: response_cache.invalidate(SEARCH_PAGES))  # pages from the old index may differ
     return indexed
 
 

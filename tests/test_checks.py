@@ -252,3 +252,41 @@ def test_fail_on_errors_passes_warnings(production: Any, under_gevent: pytest.Mo
     production.DATABASES = postgres(pool="none")
 
     checks.fail_on_errors()  # W105 only
+
+
+# --- adapter combinations ----------------------------------------------------------------
+
+
+def adapter_check_ids(settings: Any, **values: Any) -> set[str]:
+    for name, value in values.items():
+        setattr(settings, name, value)
+    return {message.id for message in checks.adapter_settings_check()}
+
+
+def test_the_shipped_defaults_pass_the_adapter_checks(settings: Any) -> None:
+    assert adapter_check_ids(settings) == set()
+
+
+@pytest.mark.parametrize(
+    ("values", "expected"),
+    [
+        ({"SEARCH_BACKEND": "solr"}, "experthub.E001"),
+        ({"SEARCH_BACKEND": "postgres"}, "experthub.E003"),
+        ({"VIEW_COUNTER_BACKEND": "redis", "REDIS_URL": ""}, "experthub.E004"),
+        ({"RESPONSE_CACHE_SECONDS": 3600}, "experthub.E006"),
+    ],
+)
+def test_an_unworkable_adapter_combination_is_refused(settings: Any, values: dict[str, Any], expected: str) -> None:
+    assert expected in adapter_check_ids(settings, **values)
+
+
+def test_postgres_search_needs_postgres_and_sqlite_search_needs_sqlite(settings: Any) -> None:
+    settings.DATABASES = postgres()
+    assert adapter_check_ids(settings, SEARCH_BACKEND="postgres") == set()
+    assert "experthub.E002" in adapter_check_ids(settings, SEARCH_BACKEND="sqlite")
+
+
+def test_replicas_without_a_shared_cache_are_warned_about(settings: Any) -> None:
+    settings.DATABASES = {"default": dict(POSTGRES_URL), "replica_0": dict(POSTGRES_URL)}
+    assert "experthub.W005" in adapter_check_ids(settings, SEARCH_BACKEND="memory", REDIS_URL="")
+    assert "experthub.W005" not in adapter_check_ids(settings, REDIS_URL="redis://127.0.0.1:6379/0")

@@ -833,6 +833,7 @@ def ports(world: World) -> Iterator[Callable[[Any], None]]:
     """Point the command's container at the world's in-memory experts and at a given search index."""
     with ExitStack() as overrides:
         overrides.enter_context(container.experts.override(world.experts))
+        overrides.enter_context(container.uow.override(world.uow))
         yield lambda search: overrides.enter_context(container.search.override(search))
 
 
@@ -885,6 +886,6 @@ def test_a_rebuild_drops_the_cached_search_pages(
     world.published_expert()
     world.response_cache.set(SEARCH_PAGES, "q=python", {"count": 0})
 
-    assert search_rebuild(experts=world.experts, search=index, response_cache=world.response_cache) == 1
+    assert search_rebuild(experts=world.experts, search=index, uow=world.uow, response_cache=world.response_cache) == 1
 
     assert world.response_cache.get(SEARCH_PAGES, "q=python") is None
