@@ -17,10 +17,11 @@ from domain.bookings import Booking, BookingStatus
 from domain.events import DomainEvent
 from domain.experts import ExpertProfile
 from domain.ids import BookingId, ExpertId, UserId
+from domain.mail import EmailMessage
 from domain.pagination import Page, PageRequest
 from domain.reviews import Review
 from domain.search import ExpertDocument, SearchQuery, SearchResult
-from domain.users import User
+from domain.users import Role, User
 
 PartyRole = Literal["client", "expert"]
 
@@ -275,5 +276,59 @@ class ExpertViewCounter(Protocol):
         """The most viewed experts over the last ``days`` UTC calendar days up to
         and including ``now``'s day, as (expert id, views), most views first,
         ties by expert id; at most ``limit``.
+        """
+        ...
+
+
+class ReportSource(Protocol):
+    """Read-only aggregates for the daily ops report (services/reports.py).
+
+    Every range is a UTC half-open range [start, end) of aware datetimes; the service
+    turns a local calendar date into one, so adapters never see a time zone. Each
+    method is one round trip to the store. Raises PortError if the store is down.
+    """
+
+    def signups_by_role(self, start: datetime, end: datetime) -> dict[Role, int]:
+        """Accounts whose signup time is in the range, by role (roles with none omitted)."""
+        ...
+
+    def experts_created(self, start: datetime, end: datetime) -> int:
+        """Expert profiles created in the range, whatever their status now."""
+        ...
+
+    def experts_published(self, start: datetime, end: datetime) -> int:
+        """Expert profiles first published in the range (``published_at``), whatever their status now."""
+        ...
+
+    def bookings_by_status(self, start: datetime, end: datetime) -> dict[BookingStatus, int]:
+        """Bookings created in the range, by their CURRENT status (statuses with none omitted)."""
+        ...
+
+    def gross_booking_value(self, start: datetime, end: datetime) -> dict[str, int]:
+        """Currency -> sum of prices in minor units of bookings created in the range,
+        except those now declined or cancelled (currencies with none omitted)."""
+        ...
+
+    def daily_counts(self, boundaries: Sequence[datetime]) -> list[tuple[int, int]]:
+        """(bookings created, accounts signed up) in each range [boundaries[i], boundaries[i+1]).
+
+        Boundaries rather than one range split into UTC days: a local day under
+        daylight saving is 23 or 25 hours long, so only the caller knows where its
+        days begin. Returns len(boundaries) - 1 pairs in a constant number of round trips.
+        """
+        ...
+
+
+class Mailer(Protocol):
+    """Delivers emails (domain.mail.EmailMessage) through whatever the deployment uses."""
+
+    def send(self, message: EmailMessage) -> None:
+        """Deliver the message, its text body with the HTML body as an alternative.
+
+        Idempotent by ``message.idempotency_key``: sending the same key twice
+        delivers once (the adapter guarantees it, e.g. with a store of sent
+        keys marked after a successful send). Raises PortError on a transient
+        failure (server unreachable, timeout, refused) so the caller can retry;
+        a failed send is not marked, so the retry delivers.
         """
         ...

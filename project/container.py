@@ -50,8 +50,10 @@ from services import accounts as account_use_cases
 from services import avatars as avatar_use_cases
 from services import bookings as booking_use_cases
 from services import experts as expert_use_cases
+from services import notifications as notification_use_cases
 from services import pages as page_use_cases
 from services import profile_views as profile_view_use_cases
+from services import reports as report_use_cases
 from services import reviews as review_use_cases
 
 
@@ -290,6 +292,32 @@ class Container(containers.DeclarativeContainer):
         review_use_cases.review_list_for_expert, reviews=reviews, experts=experts
     )
 
+    # --- daily ops report ------------------------------------------------------
+    report_source = providers.Selector(
+        config.repository_backend,
+        orm=providers.Singleton(lazy("adapters.orm.reports:DjangoReportSource")),
+        memory=providers.Singleton(lazy("adapters.memory.reports:InMemoryReportSource"), memory_database),
+    )
+    report_compute = providers.Callable(report_use_cases.report_compute, source=report_source)
+
+    # --- notifications (sent by tasks after commit: next session) --------------
+    mailer = providers.Selector(
+        config.mailer_backend,
+        django=providers.Singleton(lazy("adapters.django_mail.mailer:DjangoMailer")),
+        memory=providers.Singleton(lazy("adapters.memory.mail:InMemoryMailer")),
+    )
+    notification_for_event = providers.Callable(
+        notification_use_cases.notification_for_event,
+        users=users,
+        experts=experts,
+        bookings=bookings,
+        reviews=reviews,
+        mailer=mailer,
+    )
+    notification_messages = providers.Callable(
+        notification_use_cases.notification_messages, users=users, experts=experts, bookings=bookings, reviews=reviews
+    )
+
 
 def settings_config() -> dict[str, Any]:
     """The container's configuration, read from Django settings (themselves from the environment)."""
@@ -303,6 +331,7 @@ def settings_config() -> dict[str, Any]:
         "secret_key": settings.SECRET_KEY,
         "view_counter_backend": settings.VIEW_COUNTER_BACKEND,
         "response_cache_backend": "django",
+        "mailer_backend": "django",
         "response_cache_seconds": settings.RESPONSE_CACHE_SECONDS,
         "app_version": settings.APP_VERSION,
         "redis": {

@@ -234,3 +234,13 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
 }
+
+# --- Email ----------------------------------------------------------------------
+# EMAIL_URL picks Django's EMAIL_BACKEND: consolemail:// (embedded default: printed
+# on stdout), filemail:///path/to/dir, smtp://user:password@host:587 (smtp+tls://,
+# smtp+ssl://), memorymail:// (locmem). django-environ turns it into EMAIL_* settings.
+EMAIL_CONFIG = env.email_url("EMAIL_URL", default="consolemail://")
+vars().update(EMAIL_CONFIG)
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="ExpertHub <no-reply@experthub.local>")
+# Django's SMTP default is no timeout: a hung server would hold a worker forever.
+EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT_SECONDS", default=10)

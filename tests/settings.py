@@ -41,3 +41,4 @@ if REDIS_URL:
         ssl_cert_reqs=REDIS_SSL_CERT_REQS,
         ssl_ca_certs=REDIS_SSL_CA_CERTS,
     )
+EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"

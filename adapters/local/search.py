@@ -13,7 +13,6 @@ import uuid
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from itertools import islice
 
 from django.db import DatabaseError, connections, transaction
 from django.db.backends.base.base import BaseDatabaseWrapper
@@ -22,6 +21,7 @@ from django.db.backends.utils import CursorWrapper
 from domain.errors import PortError
 from domain.ids import ExpertId
 from domain.search import FACET_LIMIT, ExpertDocument, SearchQuery, SearchResult, SearchSort, SkillFacet
+from search.batching import batched
 from search.text import BIO_WEIGHT, HEADLINE_WEIGHT, SKILLS_WEIGHT, analyse_document, query_terms
 
 # Bounds the memory a full reindex holds at once; each batch is three statements.
@@ -86,7 +86,7 @@ class SqliteSearchIndex:
     def upsert_many(self, documents: Iterable[ExpertDocument]) -> int:
         """Upsert in batches of executemany statements; returns how many experts were indexed."""
         count = 0
-        for batch in _batches(documents):
+        for batch in batched(documents, BATCH_SIZE):
             unique = list({d.expert_id: d for d in batch}.values())  # one FTS row per rowid
             self._write_batch(unique)
             count += len(unique)
@@ -137,12 +137,6 @@ class SqliteSearchIndex:
                 yield cursor
         except DatabaseError as e:
             raise PortError("The search index is unavailable.") from e
-
-
-def _batches(documents: Iterable[ExpertDocument]) -> Iterator[list[ExpertDocument]]:
-    iterator = iter(documents)
-    while batch := list(islice(iterator, BATCH_SIZE)):
-        yield batch
 
 
 def _row(d: ExpertDocument) -> list[object]:

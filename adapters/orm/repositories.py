@@ -18,7 +18,7 @@ from django.db.models import Model, QuerySet
 from adapters.orm.models import BookingRow, ExpertProfileRow, ReviewRow
 from adapters.orm.models import User as UserRow
 from domain.bookings import Booking, BookingStatus
-from domain.errors import BookingOverlap, DuplicateReview, EmailTaken, NotFound, PortError, ProfileExists
+from domain.errors import BookingOverlap, DomainError, DuplicateReview, EmailTaken, NotFound, PortError, ProfileExists
 from domain.experts import ExpertProfile, ExpertStatus
 from domain.ids import BookingId, ExpertId, ReviewId, UserId
 from domain.money import Money
@@ -50,6 +50,18 @@ def _savepoint() -> Iterator[None]:
     # the caller's transaction usable after we translate the error.
     with transaction.atomic():
         yield
+
+
+@contextmanager
+def _unique(clash: QuerySet[Any], error: DomainError) -> Iterator[None]:
+    """A failed INSERT becomes ``error`` when the row it clashed with exists (any other integrity error is a bug)."""
+    try:
+        with _savepoint():
+            yield
+    except IntegrityError:
+        if clash.exists():
+            raise error from None
+        raise
 
 
 def _locked(queryset: QuerySet[M], for_update: bool) -> QuerySet[M]:
@@ -91,23 +103,19 @@ def _user_entity(row: UserRow) -> User:
 class DjangoUserRepository:
     @_driver_errors()
     def add(self, user: User, *, password: str) -> None:
-        try:
-            with _savepoint():
-                UserRow.objects.create_user(
-                    email=user.email,
-                    password=password,
-                    id=user.id,
-                    name=user.name,
-                    role=user.role.value,
-                    # Staff log into the admin; that is what is_staff grants.
-                    is_staff=user.role is Role.STAFF,
-                    is_active=user.is_active,
-                    date_joined=user.signed_up_at,
-                )
-        except IntegrityError:
-            if UserRow.objects.filter(email=user.email).exists():
-                raise EmailTaken.on_field("email", "An account with this email exists.") from None
-            raise
+        taken = EmailTaken.on_field("email", "An account with this email exists.")
+        with _unique(UserRow.objects.filter(email=user.email), taken):
+            UserRow.objects.create_user(
+                email=user.email,
+                password=password,
+                id=user.id,
+                name=user.name,
+                role=user.role.value,
+                # Staff log into the admin; that is what is_staff grants.
+                is_staff=user.role is Role.STAFF,
+                is_active=user.is_active,
+                date_joined=user.signed_up_at,
+            )
 
     @_driver_errors()
     def get(self, user_id: UserId) -> User:
@@ -172,13 +180,9 @@ def _expert_row_values(profile: ExpertProfile) -> dict[str, Any]:
 class DjangoExpertRepository:
     @_driver_errors()
     def add(self, profile: ExpertProfile) -> None:
-        try:
-            with _savepoint():
-                ExpertProfileRow.objects.create(id=profile.id, **_expert_row_values(profile))
-        except IntegrityError:
-            if ExpertProfileRow.objects.filter(owner_id=profile.owner_id).exists():
-                raise ProfileExists("This user already has an expert profile.") from None
-            raise
+        owned = ExpertProfileRow.objects.filter(owner_id=profile.owner_id)
+        with _unique(owned, ProfileExists("This user already has an expert profile.")):
+            ExpertProfileRow.objects.create(id=profile.id, **_expert_row_values(profile))
 
     @_driver_errors()
     def get(self, expert_id: ExpertId, *, for_update: bool = False) -> ExpertProfile:
@@ -336,13 +340,9 @@ def _review_row_values(review: Review) -> dict[str, Any]:
 class DjangoReviewRepository:
     @_driver_errors()
     def add(self, review: Review) -> None:
-        try:
-            with _savepoint():
-                ReviewRow.objects.create(id=review.id, **_review_row_values(review))
-        except IntegrityError:
-            if ReviewRow.objects.filter(booking_id=review.booking_id).exists():
-                raise DuplicateReview("This booking already has a review.") from None
-            raise
+        reviewed = ReviewRow.objects.filter(booking_id=review.booking_id)
+        with _unique(reviewed, DuplicateReview("This booking already has a review.")):
+            ReviewRow.objects.create(id=review.id, **_review_row_values(review))
 
     @_driver_errors()
     def get_for_booking(self, booking_id: BookingId) -> Review | None:

@@ -20,7 +20,6 @@ import uuid
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from itertools import islice
 
 from django.db import DatabaseError, connections, router, transaction
 from django.db.backends.utils import CursorWrapper
@@ -29,6 +28,7 @@ from adapters.orm.models import ExpertProfileRow
 from domain.errors import PortError
 from domain.ids import ExpertId
 from domain.search import FACET_LIMIT, ExpertDocument, SearchQuery, SearchResult, SearchSort, SkillFacet
+from search.batching import batched
 from search.text import BIO_WEIGHT, HEADLINE_WEIGHT, SKILLS_WEIGHT, analyse_document, query_terms
 
 # Bounds the memory and the statement size of a full reindex: one INSERT per batch.
@@ -90,7 +90,7 @@ class PostgresSearchIndex:
         """One multi-row INSERT ... ON CONFLICT per batch, all in one transaction; returns how many were indexed."""
         count = 0
         with self._writing() as cursor:
-            for batch in _batches(documents):
+            for batch in batched(documents, BATCH_SIZE):
                 unique = list({d.expert_id: d for d in batch}.values())  # a row may be updated once per statement
                 rows = ", ".join([_ROW_MARKS] * len(unique))
                 cursor.execute(_UPSERT.format(rows=rows), [value for d in unique for value in _row(d)])
@@ -139,12 +139,6 @@ class PostgresSearchIndex:
                 yield cursor
         except DatabaseError as e:
             raise PortError("The search index is unavailable.") from e
-
-
-def _batches(documents: Iterable[ExpertDocument]) -> Iterator[list[ExpertDocument]]:
-    iterator = iter(documents)
-    while batch := list(islice(iterator, BATCH_SIZE)):
-        yield batch
 
 
 def _row(d: ExpertDocument) -> list[object]:

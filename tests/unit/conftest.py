@@ -24,6 +24,8 @@ PORTS = {
     "events",
     "view_counter",
     "response_cache",
+    "mailer",
+    "report_source",
 }
 MEMORY_CONFIG = {
     "repository_backend": "memory",
@@ -35,6 +37,7 @@ MEMORY_CONFIG = {
     "secret_key": "unit-tests",
     "view_counter_backend": "memory",
     "response_cache_backend": "memory",
+    "mailer_backend": "memory",
     "response_cache_seconds": 60,
     "app_version": "test",
     "redis": {"url": "", "socket_timeout": 0.1, "ssl_cert_reqs": "none", "ssl_ca_certs": None},
