@@ -16,7 +16,7 @@ CHOICES = {
     "SEARCH_BACKEND": ("sqlite", "postgres", "elasticsearch", "memory"),
     "BLOB_BACKEND": ("local", "s3", "memory"),
     "VIEW_COUNTER_BACKEND": ("orm", "redis", "memory"),
-    "EVENTS_BACKEND": ("log", "memory"),
+    "EVENTS_BACKEND": ("log", "celery", "memory"),
 }
 
 

@@ -164,6 +164,7 @@ class Container(containers.DeclarativeContainer):
         config.events_backend,
         log=providers.Singleton(LoggingEventPublisher),
         memory=providers.Singleton(InMemoryEventPublisher),
+        celery=providers.Singleton(lazy("adapters.celery.events:CeleryEventPublisher")),
     )
 
     # --- use cases -------------------------------------------------------------

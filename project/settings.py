@@ -114,7 +114,7 @@ REPOSITORY_BACKEND = env.str("REPOSITORY_BACKEND", default="orm")  # orm | memor
 # sqlite (FTS5, needs SQLite) | postgres (full-text, needs PostgreSQL) | elasticsearch | memory
 SEARCH_BACKEND = env.str("SEARCH_BACKEND", default="postgres" if is_postgres(DATABASES["default"]) else "sqlite")
 BLOB_BACKEND = env.str("BLOB_BACKEND", default="local")  # local | s3 | memory
-EVENTS_BACKEND = env.str("EVENTS_BACKEND", default="log")  # log | memory
+EVENTS_BACKEND = env.str("EVENTS_BACKEND", default="log")  # log | celery (the notify task) | memory
 # The one setting that moves profile view counters between the ORM and Redis.
 VIEW_COUNTER_BACKEND = env.str("VIEW_COUNTER_BACKEND", default="orm")  # orm | redis | memory
 BLOB_ROOT = Path(env.str("BLOB_ROOT", default=str(VAR_DIR / "blobs")))
@@ -244,3 +244,48 @@ vars().update(EMAIL_CONFIG)
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="ExpertHub <no-reply@experthub.local>")
 # Django's SMTP default is no timeout: a hung server would hold a worker forever.
 EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT_SECONDS", default=10)
+
+# --- Celery ---------------------------------------------------------------------
+# project/celery.py reads every CELERY_* setting below (namespace "CELERY");
+# docs/celery.md says why each value is what it is.
+# Broker: CELERY_BROKER_URL, else REDIS_URL (redis:// or rediss://), else kombu's
+# filesystem transport under VAR_DIR: a broker that needs no server, for `make run`.
+CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="") or REDIS_URL or "filesystem://"
+QUEUE_BROKER_FOLDER = VAR_DIR / "celery-broker"
+# Rule: larger than the longest countdown, ETA, retry backoff and time limit of any
+# task, or Redis hands an unacknowledged (acks_late) task to a second worker while
+# the first still runs it (tests/unit/test_celery_config.py asserts the rule).
+QUEUE_VISIBILITY_TIMEOUT_SECONDS = env.int("CELERY_VISIBILITY_TIMEOUT_SECONDS", default=3600)
+CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, object] = {"visibility_timeout": QUEUE_VISIBILITY_TIMEOUT_SECONDS}
+if CELERY_BROKER_URL.startswith("filesystem://"):
+    for _folder in ("queue", "processed", "control"):
+        (QUEUE_BROKER_FOLDER / _folder).mkdir(parents=True, exist_ok=True)
+    # Producer and consumer share one folder: the web process writes, the worker reads.
+    CELERY_BROKER_TRANSPORT_OPTIONS |= {
+        "data_folder_in": str(QUEUE_BROKER_FOLDER / "queue"),
+        "data_folder_out": str(QUEUE_BROKER_FOLDER / "queue"),
+        "processed_folder": str(QUEUE_BROKER_FOLDER / "processed"),
+        # Exchange tables; kombu's default is ./control in whatever directory the process runs.
+        "control_folder": str(QUEUE_BROKER_FOLDER / "control"),
+        "store_processed": False,
+    }
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# JSON only: a pickled message from a compromised broker would run code in the worker.
+CELERY_TASK_SERIALIZER = "json"
+CELERY_ACCEPT_CONTENT = ["json"]
+CELERY_RESULT_SERIALIZER = "json"
+# Acknowledge after the task ran, and give a task back to the broker when its worker
+# process dies: a crash or a dyno restart re-runs it instead of losing it. Tasks are
+# idempotent (the notification email has an idempotency key) so a re-run is safe.
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+# One message reserved per process: with acks_late a prefetched message waits behind
+# a long task instead of going to an idle worker.
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_SOFT_TIME_LIMIT = env.int("CELERY_TASK_SOFT_TIME_LIMIT_SECONDS", default=60)
+CELERY_TASK_TIME_LIMIT = env.int("CELERY_TASK_TIME_LIMIT_SECONDS", default=90)
+# No result backend: tasks are fire-and-forget side effects, nobody reads results.
+CELERY_RESULT_BACKEND = None
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
+CELERY_TIMEZONE = TIME_ZONE

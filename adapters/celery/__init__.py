@@ -1,0 +1,1 @@
+"""Celery adapters: domain events handed to the task queue."""

@@ -1,0 +1,19 @@
+"""The Celery app: configured from Django settings (the CELERY_* names), tasks found in the apps.
+
+Start a worker with ``celery -A project worker``. Tasks are entrypoints like views
+(api/tasks.py); they reach use cases through the container, which
+ProjectConfig.ready() configures and wires in every process, the worker's too.
+"""
+
+from __future__ import annotations
+
+import os
+
+from celery import Celery
+
+# The celery command line starts without Django; the tests set their own module first.
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "project.settings")
+
+app = Celery("experthub")
+app.config_from_object("django.conf:settings", namespace="CELERY")
+app.autodiscover_tasks()

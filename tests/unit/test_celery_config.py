@@ -1,0 +1,62 @@
+"""The Celery reliability settings (docs/celery.md), read from the app the worker runs."""
+
+from __future__ import annotations
+
+import pytest
+from celery import Task
+
+from project.celery import app
+
+
+@pytest.fixture(scope="module")
+def tasks() -> list[Task]:
+    app.loader.import_default_modules()  # what a worker imports: every app's tasks module
+    found = [task for name, task in app.tasks.items() if not name.startswith("celery.")]
+    assert found, "no project task registered"
+    return found
+
+
+def test_a_task_is_acknowledged_after_it_ran_and_given_back_when_its_worker_dies() -> None:
+    assert app.conf.task_acks_late is True
+    assert app.conf.task_reject_on_worker_lost is True
+    assert app.conf.worker_prefetch_multiplier == 1
+
+
+def test_messages_are_json_only() -> None:
+    assert app.conf.task_serializer == "json"
+    assert list(app.conf.accept_content) == ["json"]
+
+
+def test_results_are_not_stored() -> None:
+    assert app.conf.task_ignore_result is True
+    assert app.conf.result_backend is None
+
+
+def test_every_task_has_soft_and_hard_time_limits(tasks: list[Task]) -> None:
+    for task in tasks:
+        soft, hard = _limits(task)
+        assert 0 < soft < hard, task.name
+
+
+def test_the_visibility_timeout_outlasts_every_delay_a_task_can_have(tasks: list[Task]) -> None:
+    """Redis re-delivers an unacknowledged message after the visibility timeout: a retry
+    waiting for its countdown, or a task still running, would then run twice."""
+    visibility_timeout = app.conf.broker_transport_options["visibility_timeout"]
+
+    for task in tasks:
+        assert visibility_timeout > _longest_delay(task), task.name
+
+
+def _limits(task: Task) -> tuple[float, float]:
+    return (task.soft_time_limit or app.conf.task_soft_time_limit, task.time_limit or app.conf.task_time_limit)
+
+
+def _longest_delay(task: Task) -> float:
+    """The longest a message of this task stays unacknowledged: a retry countdown or a run."""
+    if task.retry_backoff:
+        # Exponential: factor * 2**retries, capped at retry_backoff_max.
+        factor = 1 if task.retry_backoff is True else task.retry_backoff
+        countdown = min(factor * 2 ** (task.max_retries or 0), task.retry_backoff_max)
+    else:
+        countdown = task.default_retry_delay
+    return max(countdown, *_limits(task))
