@@ -12,8 +12,6 @@ STAMP := $(VENV)/.installed
 PYTHON ?= $(shell command -v python3.11 2>/dev/null || \
 	(python3 -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))' 2>/dev/null && command -v python3))
 
-# The web process exactly as the Procfile declares it (a PaaS runs the same line).
-WEB := $(shell sed -n 's/^web: //p' Procfile)
 PORT ?= 8000
 WEB_HOST ?= 127.0.0.1
 PUBLIC_BASE_URL ?= http://127.0.0.1:$(PORT)
@@ -60,8 +58,10 @@ run: seed
 	$(MANAGE) collectstatic --noinput --verbosity 0
 	$(MAKE) --no-print-directory serve
 
+# The Procfile's web, worker and beat processes, run as a PaaS runs them (honcho):
+# web on $(PORT); the worker and beat use the task broker that needs no server.
 serve:
-	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" exec $(WEB)
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" exec honcho start --procfile Procfile --port $(PORT) web worker beat
 
 lint: install
 	$(VENV)/bin/ruff check .

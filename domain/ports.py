@@ -16,7 +16,7 @@ from domain.blobs import BlobInfo, UploadTicket
 from domain.bookings import Booking, BookingStatus
 from domain.events import DomainEvent
 from domain.experts import ExpertProfile
-from domain.ids import BookingId, ExpertId, UserId
+from domain.ids import BookingId, ExpertId, ReviewId, UserId
 from domain.mail import EmailMessage
 from domain.pagination import Page, PageRequest
 from domain.reviews import Review
@@ -47,7 +47,9 @@ class UnitOfWork(Protocol):
     def on_commit(self, callback: Callable[[], None]) -> None:
         """Run ``callback`` after the outermost block commits; never if it rolls back.
 
-        Outside any block the callback runs at once.
+        Outside any block the callback runs at once. The data is committed by
+        then, so an exception from a callback is logged, never raised to the
+        caller, and the remaining callbacks still run.
         """
         ...
 
@@ -146,6 +148,10 @@ class BookingRepository(Protocol):
 class ReviewRepository(Protocol):
     def add(self, review: Review) -> None:
         """Store a review. Raises DuplicateReview if its booking already has one."""
+        ...
+
+    def get(self, review_id: ReviewId) -> Review:
+        """The review with this id. Raises NotFound."""
         ...
 
     def get_for_booking(self, booking_id: BookingId) -> Review | None:

@@ -114,7 +114,7 @@ REPOSITORY_BACKEND = env.str("REPOSITORY_BACKEND", default="orm")  # orm | memor
 # sqlite (FTS5, needs SQLite) | postgres (full-text, needs PostgreSQL) | elasticsearch | memory
 SEARCH_BACKEND = env.str("SEARCH_BACKEND", default="postgres" if is_postgres(DATABASES["default"]) else "sqlite")
 BLOB_BACKEND = env.str("BLOB_BACKEND", default="local")  # local | s3 | memory
-EVENTS_BACKEND = env.str("EVENTS_BACKEND", default="log")  # log | celery (the notify task) | memory
+EVENTS_BACKEND = env.str("EVENTS_BACKEND", default="celery")  # log | celery (the notify task) | memory
 # The one setting that moves profile view counters between the ORM and Redis.
 VIEW_COUNTER_BACKEND = env.str("VIEW_COUNTER_BACKEND", default="orm")  # orm | redis | memory
 BLOB_ROOT = Path(env.str("BLOB_ROOT", default=str(VAR_DIR / "blobs")))
@@ -289,3 +289,5 @@ CELERY_RESULT_BACKEND = None
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 CELERY_TIMEZONE = TIME_ZONE
+# Beat's own bookkeeping (last run times), kept with the other generated files.
+CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")

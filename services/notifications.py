@@ -27,9 +27,7 @@ from domain.events import (
 )
 from domain.ids import BookingId, ExpertId, ReviewId, UserId
 from domain.mail import EmailMessage
-from domain.pagination import MAX_PAGE_SIZE, PageRequest
 from domain.ports import BookingRepository, ExpertRepository, Mailer, PartyRole, ReviewRepository, UserRepository
-from domain.reviews import Review
 from domain.users import User
 from services import email_templates as templates
 
@@ -75,8 +73,8 @@ def notification_messages(
         case BookingCancelled(booking_id=booking_id):
             # Only the client cancels, so the other party is always the expert.
             return [_booking_email(*ports, booking_id, "booking_cancelled", templates.BOOKING_CANCELLED, "expert")]
-        case ReviewCreated(review_id=review_id, expert_id=expert_id):
-            return [_review_email(users, experts, reviews, review_id, expert_id)]
+        case ReviewCreated(review_id=review_id):
+            return [_review_email(users, experts, reviews, review_id)]
     return []
 
 
@@ -104,9 +102,8 @@ def _review_email(
     experts: ExpertRepository,
     reviews: ReviewRepository,
     review_id: ReviewId,
-    expert_id: ExpertId,
 ) -> EmailMessage:
-    review = _find_review(reviews, expert_id, review_id)
+    review = reviews.get(review_id)
     profile = experts.get(review.expert_id)
     client, expert = _people(users, review.author_id, profile.owner_id)
     values = {
@@ -116,20 +113,6 @@ def _review_email(
         "comment": review.comment or "(none)",
     }
     return _message("review_received", review.id, expert, templates.REVIEW_RECEIVED.render(values))
-
-
-def _find_review(reviews: ReviewRepository, expert_id: ExpertId, review_id: ReviewId) -> Review:
-    """The review, by paging the expert's reviews newest first: the port has no get-by-id yet,
-    and a notification runs just after the review is written, so it is on the first page."""
-    number = 1
-    while True:
-        page = reviews.list_for_expert(expert_id, page=PageRequest(number=number, size=MAX_PAGE_SIZE))
-        for review in page.items:
-            if review.id == review_id:
-                return review
-        if not page.has_next:
-            raise NotFound("Review not found.")
-        number += 1
 
 
 def _people(users: UserRepository, *user_ids: UserId) -> list[User]:

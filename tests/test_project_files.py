@@ -29,16 +29,18 @@ def test_runtime_txt_and_python_version_agree_with_the_interpreter() -> None:
     assert python_version == f"{sys.version_info.major}.{sys.version_info.minor}"
 
 
-def test_procfile_declares_the_web_and_release_processes() -> None:
+def test_procfile_declares_the_web_worker_beat_and_release_processes() -> None:
     processes = procfile()
 
     assert processes["web"].startswith("gunicorn project.wsgi ")
     assert "--config gunicorn.conf.py" in processes["web"]
+    assert processes["worker"].startswith("celery -A project worker ")
+    assert processes["beat"].startswith("celery -A project beat ")
     assert processes["release"] == "python manage.py migrate --noinput"
 
 
 @pytest.mark.skipif(shutil.which("make") is None, reason="make is not installed")
-def test_make_run_serves_with_exactly_the_procfile_web_command() -> None:
+def test_make_run_runs_the_procfile_web_worker_and_beat_as_a_paas_would() -> None:
     dry_run = subprocess.run(
         ["make", "--dry-run", "--no-print-directory", "run"],
         cwd=ROOT,
@@ -49,7 +51,8 @@ def test_make_run_serves_with_exactly_the_procfile_web_command() -> None:
     )
 
     serve = dry_run.stdout.strip().splitlines()[-1]
-    assert serve.endswith(f"exec {procfile()['web']}"), serve
+    assert "exec honcho start --procfile Procfile" in serve, serve
+    assert serve.endswith(" web worker beat"), serve
 
 
 def gunicorn_config(monkeypatch: pytest.MonkeyPatch, **environ: str) -> dict[str, object]:

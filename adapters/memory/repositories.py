@@ -10,7 +10,7 @@ from adapters.memory.store import MemoryDatabase
 from domain.bookings import Booking, BookingStatus
 from domain.errors import DuplicateReview, EmailTaken, NotFound, ProfileExists
 from domain.experts import ExpertProfile, ExpertStatus
-from domain.ids import BookingId, ExpertId, UserId
+from domain.ids import BookingId, ExpertId, ReviewId, UserId
 from domain.pagination import Page, PageRequest
 from domain.ports import PartyRole
 from domain.reviews import Review
@@ -143,6 +143,9 @@ class InMemoryReviewRepository(_Table):
             if self.get_for_booking(review.booking_id) is not None:
                 raise DuplicateReview("This booking already has a review.")
             self._put(review.id, review)
+
+    def get(self, review_id: ReviewId) -> Review:
+        return self._get(review_id, "Review")
 
     def get_for_booking(self, booking_id: BookingId) -> Review | None:
         found = self._select(lambda r: r.booking_id == booking_id)

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import copy
+import logging
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass
@@ -55,13 +58,21 @@ class MemoryUnitOfWork:
             if self._depth == 0:
                 committed, self._callbacks = self._callbacks, []
         for callback in committed:
-            callback()
+            _run_logged(callback)
 
     def on_commit(self, callback: Callable[[], None]) -> None:
         if self._depth:
             self._callbacks.append(callback)
         else:
-            callback()
+            _run_logged(callback)
+
+
+def _run_logged(callback: Callable[[], None]) -> None:
+    """As Django's robust on_commit: the data is committed, a failing side effect is only logged."""
+    try:
+        callback()
+    except Exception:
+        logger.exception("on_commit callback %r failed", callback)
 
 
 class FixedClock:

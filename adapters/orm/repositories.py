@@ -345,6 +345,10 @@ class DjangoReviewRepository:
             ReviewRow.objects.create(id=review.id, **_review_row_values(review))
 
     @_driver_errors()
+    def get(self, review_id: ReviewId) -> Review:
+        return _review_entity(_get_row(ReviewRow.objects.all(), "Review", id=review_id))
+
+    @_driver_errors()
     def get_for_booking(self, booking_id: BookingId) -> Review | None:
         row = ReviewRow.objects.filter(booking_id=booking_id).first()
         return _review_entity(row) if row is not None else None
@@ -372,4 +376,6 @@ class DjangoUnitOfWork:
             yield
 
     def on_commit(self, callback: Callable[[], None]) -> None:
-        transaction.on_commit(callback)
+        # robust: the data is committed, so a failing side effect (a broker outage) is
+        # logged by Django instead of turning the caller's success into an error.
+        transaction.on_commit(callback, robust=True)

@@ -21,9 +21,9 @@ from adapters.orm.repositories import (
     DjangoUserRepository,
 )
 from domain.bookings import Booking, BookingStatus
-from domain.errors import DuplicateReview
+from domain.errors import DuplicateReview, NotFound
 from domain.experts import ExpertProfile
-from domain.ids import BookingId, ExpertId, new_id
+from domain.ids import BookingId, ExpertId, ReviewId, new_id
 from domain.pagination import PageRequest
 from domain.reviews import Review
 from tests.factories import NOW, make_review, store_booking, store_expert, store_user
@@ -65,6 +65,15 @@ class ReviewRepositoryContract:
         assert stored == review
         assert stored is not None
         assert stored.created_at.utcoffset() == timedelta(0)
+
+    def test_get_by_id_round_trips_and_unknown_ids_are_not_found(
+        self, ports: SimpleNamespace, expert: ExpertProfile
+    ) -> None:
+        review = self._review(ports, expert, comment="By id")
+
+        assert ports.reviews.get(review.id) == review
+        with pytest.raises(NotFound):
+            ports.reviews.get(ReviewId(new_id()))
 
     def test_an_empty_comment_round_trips(self, ports: SimpleNamespace, expert: ExpertProfile) -> None:
         review = self._review(ports, expert, comment="")

@@ -204,6 +204,20 @@ class UnitOfWorkContract:
 
         assert seen == [0, 1, 2]
 
+    def test_a_failing_callback_is_not_raised_and_the_others_still_run(self, ports: SimpleNamespace) -> None:
+        seen: list[str] = []
+
+        def broker_down() -> None:
+            raise Boom
+
+        with ports.uow.atomic():
+            kept = store_user(ports.users)
+            ports.uow.on_commit(broker_down)
+            ports.uow.on_commit(lambda: seen.append("after"))
+
+        assert seen == ["after"]
+        assert ports.users.get(kept.id) == kept
+
     def test_on_commit_outside_a_block_runs_at_once(self, ports: SimpleNamespace) -> None:
         seen: list[str] = []
 
