@@ -188,6 +188,25 @@ class SearchIndex(Protocol):
         ...
 
 
+# Called with how many more documents were indexed (tqdm's ``update`` fits).
+Progress = Callable[[int], object]
+
+
+@runtime_checkable
+class RebuildableIndex(Protocol):
+    """Optional: a SearchIndex that can replace its whole content in one atomic step
+    (Elasticsearch loads a new index and swaps its alias onto it)."""
+
+    def rebuild(self, documents: Iterable[ExpertDocument], *, progress: Progress | None = None) -> int:
+        """Index ``documents`` out of sight, then make them the whole index at once; returns how many.
+
+        Searches answer from the previous content until the switch; a failure
+        leaves it in place. ``progress`` is told of every document indexed.
+        Raises PortError.
+        """
+        ...
+
+
 class BlobStore(Protocol):
     """Objects under keys like ``avatars/<expert id>/<hex>.png``.
 

@@ -45,7 +45,6 @@ from adapters.orm.repositories import (
     DjangoUnitOfWork,
     DjangoUserRepository,
 )
-from search import maintenance as search_maintenance
 from services import accounts as account_use_cases
 from services import avatars as avatar_use_cases
 from services import bookings as booking_use_cases
@@ -276,7 +275,7 @@ class Container(containers.DeclarativeContainer):
     )
 
     search_rebuild = providers.Callable(
-        search_maintenance.search_rebuild, experts=experts, search=search, uow=uow, response_cache=response_cache
+        expert_use_cases.search_rebuild, experts=experts, search=search, uow=uow, response_cache=response_cache
     )
     review_create = providers.Callable(
         review_use_cases.review_create,

@@ -3,5 +3,5 @@
 ``text``: the engine-neutral analyser and field weights every adapter shares
 (imports only ``domain``). ``experts``: the Elasticsearch index definition and
 query building, written with ``elasticsearch.dsl`` (it builds objects, never
-connects). ``maintenance``: rebuilding an index from the expert repository.
+connects). ``batching``: fixed-size batches for bulk writes.
 """

@@ -16,6 +16,8 @@ from domain.ports import (
     Clock,
     EventPublisher,
     ExpertRepository,
+    Progress,
+    RebuildableIndex,
     ResponseCache,
     SearchIndex,
     UnitOfWork,
@@ -298,3 +300,28 @@ def _after_change(
 ) -> None:
     uow.on_commit(lambda: events.publish(ExpertProfileChanged(expert_id=profile.id)))
     expert_pages_invalidate(uow=uow, response_cache=response_cache, expert_id=profile.id)
+
+
+def search_rebuild(
+    *,
+    experts: ExpertRepository,
+    search: SearchIndex,
+    uow: UnitOfWork,
+    response_cache: ResponseCache,
+    progress: Progress | None = None,
+) -> int:
+    """Rebuild the search index from the published profiles, with no downtime where the index allows it.
+
+    A RebuildableIndex (Elasticsearch) loads a new index out of sight and switches
+    to it at once; any other index is reindexed in place in one transaction
+    (expert_reindex_all). Either way cached search pages are dropped. Returns how
+    many profiles were indexed.
+    """
+    if not isinstance(search, RebuildableIndex):
+        indexed = expert_reindex_all(experts=experts, search=search, uow=uow, response_cache=response_cache)
+        if progress is not None:
+            progress(indexed)
+        return indexed
+    indexed = search.rebuild((expert_document(p) for p in experts.iter_published()), progress=progress)
+    response_cache.invalidate(SEARCH_PAGES)  # pages cached from the old index may differ
+    return indexed

@@ -37,10 +37,9 @@ from elasticsearch.dsl.response import Response
 from adapters.clock import SystemClock
 from domain.errors import PortError
 from domain.ids import ExpertId
-from domain.ports import Clock
+from domain.ports import Clock, Progress
 from domain.search import ExpertDocument, SearchQuery, SearchResult, SkillFacet
 from search.experts import SKILL_FACETS, expert_index, expert_index_document, expert_search
-from search.maintenance import Progress
 
 logger = logging.getLogger(__name__)
 

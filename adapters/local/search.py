@@ -18,6 +18,7 @@ from django.db import DatabaseError, connections, transaction
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.backends.utils import CursorWrapper
 
+from adapters.search_sql import where_rate_and_rating
 from domain.errors import PortError
 from domain.ids import ExpertId
 from domain.search import FACET_LIMIT, ExpertDocument, SearchQuery, SearchResult, SearchSort, SkillFacet
@@ -170,14 +171,7 @@ def _filter(query: SearchQuery) -> _Filter:
     if query.languages:
         marks = ", ".join(["%s"] * len(query.languages))
         found.where(f"EXISTS (SELECT 1 FROM json_each(e.languages) WHERE value IN ({marks}))", *query.languages)
-    if query.currency is not None:
-        found.where("e.currency = %s", query.currency)
-    if query.min_rate is not None:
-        found.where("e.rate_amount >= %s", query.min_rate)
-    if query.max_rate is not None:
-        found.where("e.rate_amount <= %s", query.max_rate)
-    if query.min_rating is not None:
-        found.where("e.rating_average >= %s", query.min_rating)  # NULL (unrated) never passes
+    where_rate_and_rating(found, query)
     return found
 
 

@@ -25,6 +25,7 @@ from django.db import DatabaseError, connections, router, transaction
 from django.db.backends.utils import CursorWrapper
 
 from adapters.orm.models import ExpertProfileRow
+from adapters.search_sql import where_rate_and_rating
 from domain.errors import PortError
 from domain.ids import ExpertId
 from domain.search import FACET_LIMIT, ExpertDocument, SearchQuery, SearchResult, SearchSort, SkillFacet
@@ -209,14 +210,7 @@ def _filter(query: SearchQuery) -> _Filter:
         found.where("e.skills @> %s::text[]", list(query.skills))
     if query.languages:
         found.where("e.languages && %s::text[]", list(query.languages))
-    if query.currency is not None:
-        found.where("e.currency = %s", query.currency)
-    if query.min_rate is not None:
-        found.where("e.rate_amount >= %s", query.min_rate)
-    if query.max_rate is not None:
-        found.where("e.rate_amount <= %s", query.max_rate)
-    if query.min_rating is not None:
-        found.where("e.rating_average >= %s", query.min_rating)  # NULL (unrated) never passes
+    where_rate_and_rating(found, query)
     return found
 
 

@@ -18,13 +18,11 @@ import pytest
 from django.db import connection
 
 from adapters.memory.events import InMemoryEventPublisher
-from adapters.memory.repositories import InMemoryBookingRepository, InMemoryExpertRepository, InMemoryUserRepository
-from adapters.memory.store import FixedClock, MemoryDatabase, MemoryUnitOfWork
+from adapters.memory.store import FixedClock
 from adapters.orm.models import BookingRow
 from adapters.orm.repositories import (
     DjangoBookingRepository,
     DjangoExpertRepository,
-    DjangoUnitOfWork,
     DjangoUserRepository,
 )
 from domain.bookings import Booking, BookingStatus
@@ -33,6 +31,7 @@ from domain.events import BookingAccepted
 from domain.ids import BookingId
 from domain.pagination import PageRequest
 from services.bookings import booking_accept
+from tests.contract.stores import django_store, memory_store
 from tests.factories import NOW, store_booking, store_expert, store_user
 
 TEN = NOW.replace(hour=10) + timedelta(days=1)
@@ -195,13 +194,7 @@ class AcceptRaceContract:
 class TestInMemoryAcceptRace(AcceptRaceContract):
     @pytest.fixture
     def ports(self) -> SimpleNamespace:
-        database = MemoryDatabase()
-        return SimpleNamespace(
-            users=InMemoryUserRepository(database),
-            experts=InMemoryExpertRepository(database),
-            bookings=InMemoryBookingRepository(database),
-            uow=MemoryUnitOfWork(database),
-        )
+        return memory_store()
 
     @pytest.fixture
     def thread_done(self) -> Callable[[], None]:
@@ -213,12 +206,7 @@ class TestDjangoAcceptRace(AcceptRaceContract):
     @pytest.fixture
     def ports(self) -> SimpleNamespace:
         _require_a_connection_per_thread()
-        return SimpleNamespace(
-            users=DjangoUserRepository(),
-            experts=DjangoExpertRepository(),
-            bookings=DjangoBookingRepository(),
-            uow=DjangoUnitOfWork(),
-        )
+        return django_store()
 
     @pytest.fixture
     def thread_done(self) -> Callable[[], None]:
@@ -234,9 +222,6 @@ class TestDjangoAcceptRaceWithoutTheApplicationCheck(TestDjangoAcceptRace):
     @pytest.fixture
     def ports(self) -> SimpleNamespace:
         _require_a_connection_per_thread()
-        return SimpleNamespace(
-            users=DjangoUserRepository(),
-            experts=DjangoExpertRepository(),
-            bookings=_BlindBookingRepository(),
-            uow=DjangoUnitOfWork(),
-        )
+        store = django_store()
+        store.bookings = _BlindBookingRepository()
+        return store

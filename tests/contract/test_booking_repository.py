@@ -8,12 +8,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from adapters.memory.repositories import InMemoryBookingRepository, InMemoryExpertRepository, InMemoryUserRepository
-from adapters.memory.store import MemoryDatabase, MemoryUnitOfWork
 from adapters.orm.repositories import (
     DjangoBookingRepository,
     DjangoExpertRepository,
-    DjangoUnitOfWork,
     DjangoUserRepository,
 )
 from domain.bookings import Booking, BookingStatus
@@ -22,6 +19,7 @@ from domain.ids import BookingId, UserId, new_id
 from domain.money import Money
 from domain.pagination import PageRequest
 from domain.ports import BookingRepository
+from tests.contract.stores import django_store, memory_store
 from tests.factories import NOW, make_booking, store_booking, store_expert, store_user
 
 TEN = NOW.replace(hour=10) + timedelta(days=1)  # tomorrow 10:00 UTC
@@ -250,25 +248,14 @@ class BookingRepositoryContract:
 class TestInMemoryBookingRepository(BookingRepositoryContract):
     @pytest.fixture
     def ports(self) -> SimpleNamespace:
-        database = MemoryDatabase()
-        return SimpleNamespace(
-            users=InMemoryUserRepository(database),
-            experts=InMemoryExpertRepository(database),
-            bookings=InMemoryBookingRepository(database),
-            uow=MemoryUnitOfWork(database),
-        )
+        return memory_store()
 
 
 @pytest.mark.django_db
 class TestDjangoBookingRepository(BookingRepositoryContract):
     @pytest.fixture
     def ports(self) -> SimpleNamespace:
-        return SimpleNamespace(
-            users=DjangoUserRepository(),
-            experts=DjangoExpertRepository(),
-            bookings=DjangoBookingRepository(),
-            uow=DjangoUnitOfWork(),
-        )
+        return django_store()
 
 
 @pytest.mark.django_db

@@ -8,14 +8,12 @@ from types import SimpleNamespace
 import pytest
 
 from adapters.memory.reports import InMemoryReportSource
-from adapters.memory.repositories import InMemoryBookingRepository, InMemoryExpertRepository, InMemoryUserRepository
-from adapters.memory.store import MemoryDatabase
 from adapters.orm.reports import DjangoReportSource
-from adapters.orm.repositories import DjangoBookingRepository, DjangoExpertRepository, DjangoUserRepository
 from domain.bookings import BookingStatus
 from domain.experts import ExpertStatus
 from domain.money import Money
 from domain.users import Role
+from tests.contract.stores import django_store, memory_store
 from tests.factories import store_booking, store_expert, store_user
 
 START = datetime(2030, 3, 1, tzinfo=UTC)
@@ -129,13 +127,9 @@ class ReportSourceContract:
 
 
 def _memory_ports() -> SimpleNamespace:
-    database = MemoryDatabase()
-    return SimpleNamespace(
-        users=InMemoryUserRepository(database),
-        experts=InMemoryExpertRepository(database),
-        bookings=InMemoryBookingRepository(database),
-        source=InMemoryReportSource(database),
-    )
+    store = memory_store()
+    store.source = InMemoryReportSource(store.database)
+    return store
 
 
 class TestInMemoryReportSource(ReportSourceContract):
@@ -148,12 +142,9 @@ class TestInMemoryReportSource(ReportSourceContract):
 class TestDjangoReportSource(ReportSourceContract):
     @pytest.fixture
     def ports(self) -> SimpleNamespace:
-        return SimpleNamespace(
-            users=DjangoUserRepository(),
-            experts=DjangoExpertRepository(),
-            bookings=DjangoBookingRepository(),
-            source=DjangoReportSource(),
-        )
+        store = django_store()
+        store.source = DjangoReportSource()
+        return store
 
 
 @pytest.mark.django_db

@@ -7,13 +7,6 @@ from types import SimpleNamespace
 
 import pytest
 
-from adapters.memory.repositories import (
-    InMemoryBookingRepository,
-    InMemoryExpertRepository,
-    InMemoryReviewRepository,
-    InMemoryUserRepository,
-)
-from adapters.memory.store import MemoryDatabase
 from adapters.orm.repositories import (
     DjangoBookingRepository,
     DjangoExpertRepository,
@@ -26,6 +19,7 @@ from domain.experts import ExpertProfile
 from domain.ids import BookingId, ExpertId, ReviewId, new_id
 from domain.pagination import PageRequest
 from domain.reviews import Review
+from tests.contract.stores import django_store, memory_store
 from tests.factories import NOW, make_review, store_booking, store_expert, store_user
 
 
@@ -131,25 +125,14 @@ class ReviewRepositoryContract:
 class TestInMemoryReviewRepository(ReviewRepositoryContract):
     @pytest.fixture
     def ports(self) -> SimpleNamespace:
-        database = MemoryDatabase()
-        return SimpleNamespace(
-            users=InMemoryUserRepository(database),
-            experts=InMemoryExpertRepository(database),
-            bookings=InMemoryBookingRepository(database),
-            reviews=InMemoryReviewRepository(database),
-        )
+        return memory_store()
 
 
 @pytest.mark.django_db
 class TestDjangoReviewRepository(ReviewRepositoryContract):
     @pytest.fixture
     def ports(self) -> SimpleNamespace:
-        return SimpleNamespace(
-            users=DjangoUserRepository(),
-            experts=DjangoExpertRepository(),
-            bookings=DjangoBookingRepository(),
-            reviews=DjangoReviewRepository(),
-        )
+        return django_store()
 
 
 @pytest.mark.django_db

@@ -7,17 +7,10 @@ from types import SimpleNamespace
 
 import pytest
 
-from adapters.memory.repositories import InMemoryBookingRepository, InMemoryExpertRepository, InMemoryUserRepository
-from adapters.memory.store import MemoryDatabase, MemoryUnitOfWork
-from adapters.orm.repositories import (
-    DjangoBookingRepository,
-    DjangoExpertRepository,
-    DjangoUnitOfWork,
-    DjangoUserRepository,
-)
 from domain.bookings import BookingStatus
 from domain.errors import EmailTaken, NotFound
 from domain.ports import UnitOfWork
+from tests.contract.stores import django_store, memory_store
 from tests.factories import make_booking, make_expert, make_user, store_booking, store_expert, store_user
 
 
@@ -229,13 +222,7 @@ class UnitOfWorkContract:
 class TestMemoryUnitOfWork(UnitOfWorkContract):
     @pytest.fixture
     def ports(self) -> SimpleNamespace:
-        database = MemoryDatabase()
-        return SimpleNamespace(
-            uow=MemoryUnitOfWork(database),
-            users=InMemoryUserRepository(database),
-            experts=InMemoryExpertRepository(database),
-            bookings=InMemoryBookingRepository(database),
-        )
+        return memory_store()
 
 
 # Real transactions: pytest-django's plain ``db`` wraps each test in one that
@@ -244,9 +231,4 @@ class TestMemoryUnitOfWork(UnitOfWorkContract):
 class TestDjangoUnitOfWork(UnitOfWorkContract):
     @pytest.fixture
     def ports(self) -> SimpleNamespace:
-        return SimpleNamespace(
-            uow=DjangoUnitOfWork(),
-            users=DjangoUserRepository(),
-            experts=DjangoExpertRepository(),
-            bookings=DjangoBookingRepository(),
-        )
+        return django_store()

@@ -37,11 +37,11 @@ from adapters.memory.store import FixedClock
 from domain.errors import PortError
 from domain.ids import ExpertId
 from domain.pagination import PageRequest
+from domain.ports import RebuildableIndex
 from domain.search import ExpertDocument, SearchQuery, SearchResult, SearchSort, SkillFacet
 from domain.users import Role
 from project.container import container
-from search.maintenance import RebuildableIndex, search_rebuild
-from services.experts import SEARCH_PAGES
+from services.experts import SEARCH_PAGES, search_rebuild
 from tests.unit.conftest import World
 
 ALIAS = "experts"
