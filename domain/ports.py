@@ -19,6 +19,7 @@ from domain.experts import ExpertProfile
 from domain.ids import BookingId, ExpertId, ReviewId, UserId
 from domain.mail import EmailMessage
 from domain.pagination import Page, PageRequest
+from domain.reports import TrendPoint
 from domain.reviews import Review
 from domain.search import ExpertDocument, SearchQuery, SearchResult
 from domain.users import Role, User
@@ -341,6 +342,16 @@ class ReportSource(Protocol):
         daylight saving is 23 or 25 hours long, so only the caller knows where its
         days begin. Returns len(boundaries) - 1 pairs in a constant number of round trips.
         """
+        ...
+
+
+class TrendChart(Protocol):
+    """Draws the daily report's trend as an image (services/report_rendering.py)."""
+
+    def render_png(self, points: Sequence[TrendPoint], *, title: str) -> bytes:
+        """A PNG of bookings and signups per day, ``points`` oldest first (all zeros
+        and an empty sequence included). Equal inputs give identical bytes, so a
+        re-rendered report is byte-for-byte the same. Raises PortError if drawing fails."""
         ...
 
 

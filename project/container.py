@@ -52,6 +52,7 @@ from services import experts as expert_use_cases
 from services import notifications as notification_use_cases
 from services import pages as page_use_cases
 from services import profile_views as profile_view_use_cases
+from services import report_rendering as rendering_use_cases
 from services import reports as report_use_cases
 from services import reviews as review_use_cases
 
@@ -299,6 +300,12 @@ class Container(containers.DeclarativeContainer):
         memory=providers.Singleton(lazy("adapters.memory.reports:InMemoryReportSource"), memory_database),
     )
     report_compute = providers.Callable(report_use_cases.report_compute, source=report_source)
+    trend_chart = providers.Selector(
+        config.chart_backend,
+        matplotlib=providers.Singleton(lazy("adapters.charts.matplotlib:MatplotlibTrendChart")),
+        memory=providers.Singleton(lazy("adapters.memory.charts:InMemoryTrendChart")),
+    )
+    report_render = providers.Callable(rendering_use_cases.report_render, chart=trend_chart)
 
     # --- notifications (sent by tasks after commit: next session) --------------
     mailer = providers.Selector(
@@ -332,6 +339,7 @@ def settings_config() -> dict[str, Any]:
         "view_counter_backend": settings.VIEW_COUNTER_BACKEND,
         "response_cache_backend": "django",
         "mailer_backend": "django",
+        "chart_backend": "matplotlib",
         "response_cache_seconds": settings.RESPONSE_CACHE_SECONDS,
         "app_version": settings.APP_VERSION,
         "redis": {

@@ -1,0 +1,1 @@
+"""Chart drawing adapters (the TrendChart port)."""
