@@ -67,3 +67,35 @@ def event_from_payload(kind: str, ids: dict[str, str]) -> DomainEvent:
     if {field.name for field in fields(event_class)} != set(ids):
         raise ValueError(f"{kind} needs ids {sorted(field.name for field in fields(event_class))}.")
     return event_class(**{name: UUID(value) for name, value in ids.items()})
+
+
+# The report renders a chart and emails every recipient: more room than the default limits.
+REPORT_SOFT_TIME_LIMIT = 240
+REPORT_TIME_LIMIT = 300
+
+
+@shared_task(
+    name="api.tasks.report_daily",
+    bind=True,
+    autoretry_for=(PortError,),
+    retry_backoff=True,
+    retry_backoff_max=RETRY_BACKOFF_MAX,
+    retry_jitter=True,
+    max_retries=MAX_RETRIES,
+    soft_time_limit=REPORT_SOFT_TIME_LIMIT,
+    time_limit=REPORT_TIME_LIMIT,
+)
+def report_daily(self: Task) -> str | None:
+    """Beat runs this every few minutes: sends the due date's report once (the run is unique
+    per date, so further calls, a second beat or a retry send nothing new). Returns the
+    date sent, if any."""
+    run = _report_send_due()
+    if run is None:
+        return None
+    logger.info("daily report %s sent (send %d) to %d recipient(s)", run.day, run.sends, len(run.recipients))
+    return run.day.isoformat()
+
+
+@inject
+def _report_send_due(report_send_due: Callable[..., Any] = Provider["report_send_due"]) -> Any:
+    return report_send_due()

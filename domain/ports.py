@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, Literal, Protocol, runtime_checkable
 
 from domain.blobs import BlobInfo, UploadTicket
@@ -19,7 +19,7 @@ from domain.experts import ExpertProfile
 from domain.ids import BookingId, ExpertId, ReviewId, UserId
 from domain.mail import EmailMessage
 from domain.pagination import Page, PageRequest
-from domain.reports import TrendPoint
+from domain.reports import ReportRun, TrendPoint
 from domain.reviews import Review
 from domain.search import ExpertDocument, SearchQuery, SearchResult
 from domain.users import Role, User
@@ -226,6 +226,11 @@ class BlobStore(Protocol):
         """
         ...
 
+    def put(self, key: str, content: bytes, *, content_type: str) -> None:
+        """Store ``content`` under ``key`` from the server side (reports, exports),
+        replacing any object there. Raises PortError if the store is unreachable."""
+        ...
+
     def head(self, key: str) -> BlobInfo | None:
         """Size and content type of the stored object, or None if absent."""
         ...
@@ -352,6 +357,57 @@ class TrendChart(Protocol):
         """A PNG of bookings and signups per day, ``points`` oldest first (all zeros
         and an empty sequence included). Equal inputs give identical bytes, so a
         re-rendered report is byte-for-byte the same. Raises PortError if drawing fails."""
+        ...
+
+
+class SearchLog(Protocol):
+    """What clients search for, counted for the daily report's top searched skills.
+
+    Recording is best effort on the caller's side (a search never fails because it
+    could not be counted); adapters raise PortError when the store is down.
+    """
+
+    def record(self, skills: Sequence[str], *, at: datetime) -> None:
+        """Count one search for each of ``skills`` (normalised skill slugs) at ``at`` (aware)."""
+        ...
+
+    def top_skills(self, start: datetime, end: datetime, *, limit: int) -> list[tuple[str, int]]:
+        """The most searched skills in [start, end) as (skill, searches), most first, ties by
+        skill; at most ``limit``. ``start`` and ``end`` fall on quarter hours (local midnights
+        in every time zone do), which is the finest resolution an adapter must keep."""
+        ...
+
+
+class ReportRunRepository(Protocol):
+    """The record of each daily report delivery, unique per report date."""
+
+    def claim(self, run: ReportRun) -> tuple[ReportRun, bool]:
+        """Store ``run`` unless its date has one; returns (the stored run, whether this call
+        stored it). Atomic: of concurrent claims for one date exactly one stores (the
+        uniqueness is the store's own, e.g. a unique key), and every caller gets the run."""
+        ...
+
+    def take_over(self, day: date, *, at: datetime, stale_before: datetime, resend: bool) -> ReportRun | None:
+        """Take the stored run for a new attempt if ReportRun.can_be_taken says so, applying
+        ReportRun.take(at=at); returns it, or None if it may not be taken (or is absent).
+        Atomic: of concurrent callers at most one gets the run."""
+        ...
+
+    def release(self, run: ReportRun) -> None:
+        """Give up ``run``'s attempt (after a failure) so the next attempt need not wait for
+        the lease: clears ``attempt_at`` if this attempt still holds it."""
+        ...
+
+    def get(self, day: date) -> ReportRun:
+        """The run of that date; NotFound if there is none."""
+        ...
+
+    def save(self, run: ReportRun) -> None:
+        """Write back the progress of a run this attempt holds (status, sent_at, recipients, keys)."""
+        ...
+
+    def list(self, *, page: PageRequest) -> Page[ReportRun]:
+        """Runs, newest report date first."""
         ...
 
 

@@ -8,6 +8,7 @@ range [start, end) between two local midnights, never ``start + 1 day``.
 
 from __future__ import annotations
 
+import enum
 import zoneinfo
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -108,3 +109,62 @@ def due_date(*, now: datetime, zone: zoneinfo.ZoneInfo, send_at: time) -> date |
     if now < send_instant:
         return None
     return local.date() - timedelta(days=1)
+
+
+class ReportRunStatus(enum.StrEnum):
+    SENDING = "sending"
+    SENT = "sent"
+
+
+@dataclass(slots=True)
+class ReportRun:
+    """The delivery of one local date's report: at most one per date (the store's unique key).
+
+    ``sends`` numbers the deliveries: 1 is the scheduled one, each deliberate resend
+    adds one. It is part of every email's idempotency key, so a retried delivery
+    sends nothing twice while a resend sends again. A run stays SENDING while a
+    delivery is under way; ``attempt_at`` is when the current attempt took it (its
+    lease), None once that attempt gave it up after a failure. An attempt that died
+    without giving it up (a killed worker) is taken over once its lease is stale.
+    """
+
+    day: date
+    tz: str
+    created_at: datetime
+    attempt_at: datetime | None = None
+    status: ReportRunStatus = ReportRunStatus.SENDING
+    sends: int = 1
+    sent_at: datetime | None = None
+    recipients: tuple[str, ...] = ()
+    html_key: str | None = None
+    csv_key: str | None = None
+
+    def can_be_taken(self, *, stale_before: datetime, resend: bool) -> bool:
+        """Whether a new attempt may take the run: a SENDING run nobody holds (or whose
+        holder's lease is stale), or, for a deliberate resend, a SENT one."""
+        if self.status is ReportRunStatus.SENT:
+            return resend
+        return self.attempt_at is None or self.attempt_at < stale_before
+
+    def take(self, *, at: datetime) -> None:
+        if self.status is ReportRunStatus.SENT:
+            self.sends += 1
+            self.status = ReportRunStatus.SENDING
+            self.sent_at = None
+        self.attempt_at = at
+
+    def mark_sent(self, *, at: datetime, recipients: tuple[str, ...], html_key: str, csv_key: str) -> None:
+        self.status = ReportRunStatus.SENT
+        self.sent_at = at
+        self.attempt_at = None
+        self.recipients = recipients
+        self.html_key = html_key
+        self.csv_key = csv_key
+
+
+def parse_report_day(value: str) -> date:
+    """An ISO date (YYYY-MM-DD) naming a report; InvalidInput otherwise."""
+    try:
+        return date.fromisoformat(value)
+    except ValueError as e:
+        raise InvalidInput.on_field("date", "Use a date as YYYY-MM-DD.") from e

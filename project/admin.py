@@ -23,8 +23,9 @@ from django.contrib.auth.forms import AdminUserCreationForm, UserChangeForm
 from django.core.exceptions import ValidationError
 from django.db.models import ExpressionWrapper, F, FloatField, QuerySet
 from django.http import HttpRequest
+from django.utils.html import format_html
 
-from adapters.orm.models import BookingRow, ExpertProfileRow, ReviewRow, User
+from adapters.orm.models import BookingRow, ExpertProfileRow, ReportRunRow, ReviewRow, User
 from domain.errors import DomainError, InvalidInput
 from domain.ids import ExpertId, UserId
 from domain.money import Money
@@ -289,3 +290,52 @@ class ReviewAdmin(BackOfficeAdmin):
     @admin.display(description="comment")
     def short_comment(self, row: ReviewRow) -> str:
         return row.comment if len(row.comment) <= 80 else f"{row.comment[:79]}…"
+
+
+# --- daily ops reports ------------------------------------------------------------------
+
+REPORT_LINK_SECONDS = 15 * 60
+
+
+@admin.register(ReportRunRow)
+class ReportRunAdmin(BackOfficeAdmin):
+    """Past daily reports: open the archived HTML or CSV (links valid a few minutes), or resend one."""
+
+    list_display = ("day", "tz", "status", "sends", "sent_at", "recipient_list", "html_link", "csv_link")
+    list_filter = ("status",)
+    date_hierarchy = "day"
+    ordering = ("-day",)
+    readonly_fields = ("html_link", "csv_link")
+    actions = ("resend",)
+
+    @admin.display(description="recipients")
+    def recipient_list(self, row: ReportRunRow) -> str:
+        return ", ".join(row.recipients)
+
+    @admin.display(description="HTML")
+    def html_link(self, row: ReportRunRow) -> str:
+        return _blob_link(row.html_key, "Open")
+
+    @admin.display(description="CSV")
+    def csv_link(self, row: ReportRunRow) -> str:
+        return _blob_link(row.csv_key, "Download")
+
+    @admin.action(description="Send the selected reports again (a new send to today's recipients)")
+    def resend(self, request: HttpRequest, queryset: QuerySet[ReportRunRow]) -> None:
+        for row in queryset.only("day"):
+            try:
+                run = container.report_send(day=row.day, resend=True)
+            except DomainError as error:
+                self.message_user(request, f"{row.day}: {error.message}", messages.ERROR)
+            else:
+                self.message_user(request, f"{row.day}: sent again (send {run.sends}).", messages.SUCCESS)
+
+
+def _blob_link(key: str, label: str) -> str:
+    if not key:
+        return "-"
+    try:
+        url = container.blobs().download_url(key, expires_in=REPORT_LINK_SECONDS)
+    except DomainError:
+        return "(blob store unavailable)"
+    return format_html('<a href="{}" target="_blank" rel="noopener">{}</a>', url, label)

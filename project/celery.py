@@ -17,3 +17,12 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "project.settings")
 app = Celery("experthub")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+
+
+@app.on_after_configure.connect
+def _redbeat_settings(sender: Celery, **_: object) -> None:
+    """RedBeat checks for its settings by their plain names (redbeat_redis_url), which
+    the namespaced CELERY_REDBEAT_* settings do not list: hand them over under those names."""
+    sender.conf.update(
+        {name: sender.conf[name] for name in ("redbeat_redis_url", "redbeat_redis_options") if sender.conf.get(name)}
+    )

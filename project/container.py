@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Callable
+from datetime import time
 from typing import Any
 
 from dependency_injector import containers, providers
@@ -151,6 +152,12 @@ class Container(containers.DeclarativeContainer):
         redis=providers.Singleton(lazy("adapters.redis.counters:RedisExpertViewCounter"), client=redis_client),
         memory=providers.Singleton(lazy("adapters.memory.counters:InMemoryExpertViewCounter")),
     )
+    # Searched skills, counted for the daily report.
+    search_log = providers.Selector(
+        config.repository_backend,
+        orm=providers.Singleton(lazy("adapters.orm.reports:DjangoSearchLog")),
+        memory=providers.Singleton(lazy("adapters.memory.reports:InMemorySearchLog"), memory_database),
+    )
     response_cache = providers.Selector(
         config.response_cache_backend,
         django=providers.Singleton(
@@ -229,7 +236,12 @@ class Container(containers.DeclarativeContainer):
         expert_use_cases.expert_reindex_all, experts=experts, search=search, uow=uow, response_cache=response_cache
     )
     expert_search_page = providers.Callable(
-        page_use_cases.expert_search_page, experts=experts, search=search, response_cache=response_cache
+        page_use_cases.expert_search_page,
+        experts=experts,
+        search=search,
+        response_cache=response_cache,
+        search_log=search_log,
+        clock=clock,
     )
     expert_profile_page = providers.Callable(
         page_use_cases.expert_profile_page,
@@ -325,6 +337,44 @@ class Container(containers.DeclarativeContainer):
         notification_use_cases.notification_messages, users=users, experts=experts, bookings=bookings, reviews=reviews
     )
 
+    # --- daily ops report delivery ---------------------------------------------
+    report_runs = providers.Selector(
+        config.repository_backend,
+        orm=providers.Singleton(lazy("adapters.orm.reports:DjangoReportRunRepository")),
+        memory=providers.Singleton(lazy("adapters.memory.reports:InMemoryReportRunRepository"), memory_database),
+    )
+    report_schedule = providers.Singleton(
+        report_use_cases.ReportSchedule,
+        tz=config.report.tz,
+        send_at=config.report.send_at,
+        recipients=config.report.recipients,
+        report_url=config.report.url,
+    )
+    report_send = providers.Callable(
+        report_use_cases.report_send,
+        runs=report_runs,
+        source=report_source,
+        search_log=search_log,
+        chart=trend_chart,
+        blobs=blobs,
+        mailer=mailer,
+        clock=clock,
+        schedule=report_schedule,
+    )
+    report_send_due = providers.Callable(
+        report_use_cases.report_send_due,
+        runs=report_runs,
+        source=report_source,
+        search_log=search_log,
+        chart=trend_chart,
+        blobs=blobs,
+        mailer=mailer,
+        clock=clock,
+        schedule=report_schedule,
+    )
+    report_list = providers.Callable(report_use_cases.report_list, runs=report_runs, users=users)
+    report_get = providers.Callable(report_use_cases.report_get, runs=report_runs, blobs=blobs, users=users)
+
 
 def settings_config() -> dict[str, Any]:
     """The container's configuration, read from Django settings (themselves from the environment)."""
@@ -342,6 +392,12 @@ def settings_config() -> dict[str, Any]:
         "chart_backend": "matplotlib",
         "response_cache_seconds": settings.RESPONSE_CACHE_SECONDS,
         "app_version": settings.APP_VERSION,
+        "report": {
+            "tz": settings.OPS_REPORT_TIME_ZONE,
+            "send_at": time.fromisoformat(settings.OPS_REPORT_SEND_AT),
+            "recipients": tuple(settings.OPS_REPORT_EMAILS),
+            "url": f"{settings.PUBLIC_BASE_URL.rstrip('/')}/api/v1/reports/{{day}}/",
+        },
         "redis": {
             "url": settings.REDIS_URL,
             "socket_timeout": settings.REDIS_SOCKET_TIMEOUT_SECONDS,

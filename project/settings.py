@@ -7,10 +7,12 @@ a filesystem blob store, local-memory cache.
 
 from __future__ import annotations
 
-from datetime import timedelta
+import zoneinfo
+from datetime import time, timedelta
 from pathlib import Path
 
 import environ
+from django.core.exceptions import ImproperlyConfigured
 
 from project.cache import build_caches
 from project.database import DatabaseOptions, build_databases, is_postgres
@@ -291,3 +293,36 @@ CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 CELERY_TIMEZONE = TIME_ZONE
 # Beat's own bookkeeping (last run times), kept with the other generated files.
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
+
+# --- Beat: periodic tasks -----------------------------------------------------------
+# At most one beat: with a Redis broker RedBeat keeps the schedule in Redis and a beat
+# holds a lock there while it runs; a second beat waits for the lock (and takes over
+# within CELERY_BEAT_LOCK_TIMEOUT_SECONDS when the first dies). The filesystem broker
+# of `make run` is one machine's: the file-based default scheduler is enough there.
+# Either way the database is the backstop: a report is unique per date (ReportRun).
+CELERY_BEAT_MAX_INTERVAL = 60
+if CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
+    CELERY_BEAT_SCHEDULER = "redbeat.RedBeatScheduler"
+    CELERY_REDBEAT_REDIS_URL = CELERY_BROKER_URL
+    # Beat's own Redis calls (schedule, lock) with timeouts, like every outbound call.
+    CELERY_REDBEAT_REDIS_OPTIONS = {"socket_timeout": 5.0, "socket_connect_timeout": 5.0}
+    CELERY_REDBEAT_KEY_PREFIX = env.str("CELERY_BEAT_KEY_PREFIX", default="experthub:beat")
+    CELERY_REDBEAT_LOCK_TIMEOUT = env.int("CELERY_BEAT_LOCK_TIMEOUT_SECONDS", default=5 * CELERY_BEAT_MAX_INTERVAL)
+
+# --- Daily ops report (docs/daily-report.md) -------------------------------------------
+# Sent once per local date, for the previous date, at OPS_REPORT_SEND_AT local time in
+# OPS_REPORT_TIME_ZONE. Beat asks every OPS_REPORT_CHECK_SECONDS whether a report is due.
+OPS_REPORT_EMAILS = env.list("OPS_REPORT_EMAILS", default=["ops@experthub.local"])
+OPS_REPORT_TIME_ZONE = env.str("OPS_REPORT_TIME_ZONE", default="UTC")
+OPS_REPORT_SEND_AT = env.str("OPS_REPORT_SEND_AT", default="07:00")
+OPS_REPORT_CHECK_SECONDS = env.int("OPS_REPORT_CHECK_SECONDS", default=300)
+try:
+    zoneinfo.ZoneInfo(OPS_REPORT_TIME_ZONE)
+    time.fromisoformat(OPS_REPORT_SEND_AT)
+except (ValueError, zoneinfo.ZoneInfoNotFoundError) as _error:
+    raise ImproperlyConfigured(
+        f"OPS_REPORT_TIME_ZONE must be an IANA zone (Europe/Paris) and OPS_REPORT_SEND_AT a time (07:00): {_error}"
+    ) from _error
+CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
+    "daily-report": {"task": "api.tasks.report_daily", "schedule": float(OPS_REPORT_CHECK_SECONDS)},
+}

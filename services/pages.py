@@ -9,15 +9,27 @@ those are invalidated after every committed write that changes them.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+import logging
+from collections.abc import Callable, Sequence
 from typing import Any
 
+from domain.errors import PortError
 from domain.experts import ExpertProfile, ExpertStatus
 from domain.ids import ExpertId, UserId
-from domain.ports import Clock, ExpertRepository, ExpertViewCounter, ResponseCache, SearchIndex, UserRepository
+from domain.ports import (
+    Clock,
+    ExpertRepository,
+    ExpertViewCounter,
+    ResponseCache,
+    SearchIndex,
+    SearchLog,
+    UserRepository,
+)
 from domain.search import SearchQuery
 from services.experts import SEARCH_PAGES, ExpertSearchPage, expert_get, expert_pages, expert_search
 from services.profile_views import expert_record_view
+
+logger = logging.getLogger(__name__)
 
 Rendered = dict[str, Any]
 # A published profile renders the same for everyone: one entry per expert.
@@ -53,16 +65,34 @@ def expert_search_page(
     experts: ExpertRepository,
     search: SearchIndex,
     response_cache: ResponseCache,
+    search_log: SearchLog,
+    clock: Clock,
     query: SearchQuery,
     render: Callable[[ExpertSearchPage], Rendered],
 ) -> Rendered:
-    """One page of search results as rendered, from the cache when it holds it."""
+    """One page of search results as rendered, from the cache when it holds it.
+
+    The skills asked for are counted for the daily report, cached answer or not;
+    only on the first page, so paging through one search counts it once.
+    """
+    if query.page.number == 1:
+        search_record(search_log=search_log, clock=clock, skills=query.skills)
     key = search_page_key(query)
     page: Rendered | None = response_cache.get(SEARCH_PAGES, key)
     if page is None:
         page = render(expert_search(experts=experts, search=search, query=query))
         response_cache.set(SEARCH_PAGES, key, page)
     return page
+
+
+def search_record(*, search_log: SearchLog, clock: Clock, skills: Sequence[str]) -> None:
+    """Count a search's skills. Best effort: an outage of the log is logged, never the searcher's error."""
+    if not skills:
+        return
+    try:
+        search_log.record(skills, at=clock.now())
+    except PortError:
+        logger.warning("A search for %s was not counted: the search log is unavailable.", skills, exc_info=True)
 
 
 def expert_profile_page(

@@ -244,6 +244,16 @@ class LocalBlobStore:
             content_types=policy.content_types,
         )
 
+    def put(self, key: str, content: bytes, *, content_type: str) -> None:
+        """Write to a temporary file, then move it into place: readers never see half an object."""
+        blob_key_check(key)
+        try:
+            with self._files.incoming() as temp:
+                temp.write(content)
+            self._files.commit(temp.name, key=key, content_type=content_type, size=len(content))
+        except OSError as e:
+            raise PortError("The blob store is unavailable.") from e
+
     def head(self, key: str) -> BlobInfo | None:
         """Size and content type from the object's metadata file, or None if absent."""
         try:

@@ -61,7 +61,7 @@ class InMemoryBlobStore:
             self.tickets[key] = ticket
         return ticket
 
-    def put(self, key: str, data: bytes, content_type: str) -> None:
+    def client_upload(self, key: str, data: bytes, content_type: str) -> None:
         """Upload through the latest ticket for ``key``, as a client would; BlobRefused if it breaks it."""
         with self._lock:
             ticket = self.tickets.get(blob_key_check(key))
@@ -73,6 +73,11 @@ class InMemoryBlobStore:
             if len(data) > ticket.max_bytes:
                 raise BlobRefused(REFUSED_TOO_LARGE, f"The file is larger than {ticket.max_bytes} bytes.")
             self._blobs[key] = _Blob(data=bytes(data), content_type=content_type)
+
+    def put(self, key: str, content: bytes, *, content_type: str) -> None:
+        """Store an object from the server side (no ticket needed)."""
+        with self._lock:
+            self._blobs[blob_key_check(key)] = _Blob(data=bytes(content), content_type=content_type)
 
     def head(self, key: str) -> BlobInfo | None:
         """Size and content type of the stored object, or None if absent."""

@@ -1,15 +1,20 @@
-"""In-memory ReportSource over the tables the memory repositories write."""
+"""In-memory adapters of the daily report: ReportSource over the tables the memory
+repositories write, SearchLog and ReportRunRepository in the same MemoryDatabase."""
 
 from __future__ import annotations
 
+import copy
 from collections import Counter
 from collections.abc import Iterable, Sequence
-from datetime import datetime
+from datetime import date, datetime
 from itertools import pairwise
 from typing import Any
 
 from adapters.memory.store import MemoryDatabase
 from domain.bookings import Booking, BookingStatus
+from domain.errors import NotFound
+from domain.pagination import Page, PageRequest
+from domain.reports import ReportRun
 from domain.users import Role
 
 # Bookings that never turned into money.
@@ -57,3 +62,73 @@ class InMemoryReportSource:
             (sum(_within(t, s, e) for t in bookings), sum(_within(t, s, e) for t in signups))
             for s, e in pairwise(boundaries)
         ]
+
+
+class InMemorySearchLog:
+    """Implements SearchLog with one (time, skill) entry per recorded skill."""
+
+    def __init__(self, database: MemoryDatabase) -> None:
+        self._db = database
+
+    def record(self, skills: Sequence[str], *, at: datetime) -> None:
+        if at.tzinfo is None:
+            raise ValueError("Search counts take aware datetimes.")
+        with self._db.lock:
+            log = self._db.table("search_log")
+            for skill in sorted(set(skills)):
+                log[len(log)] = (at, skill)
+
+    def top_skills(self, start: datetime, end: datetime, *, limit: int) -> list[tuple[str, int]]:
+        with self._db.lock:
+            entries = list(self._db.table("search_log").values())
+        counts = Counter(skill for at, skill in entries if start <= at < end)
+        return sorted(counts.items(), key=lambda item: (-item[1], item[0]))[: max(limit, 0)]
+
+
+class InMemoryReportRunRepository:
+    """Implements ReportRunRepository; stores copies, so callers' runs are not shared."""
+
+    def __init__(self, database: MemoryDatabase) -> None:
+        self._db = database
+
+    def claim(self, run: ReportRun) -> tuple[ReportRun, bool]:
+        with self._db.lock:
+            runs = self._db.table("report_runs")
+            if run.day in runs:
+                return copy.copy(runs[run.day]), False
+            runs[run.day] = copy.copy(run)
+            return run, True
+
+    def take_over(self, day: date, *, at: datetime, stale_before: datetime, resend: bool) -> ReportRun | None:
+        with self._db.lock:
+            run = self._db.table("report_runs").get(day)
+            if run is None or not run.can_be_taken(stale_before=stale_before, resend=resend):
+                return None
+            run.take(at=at)
+            return copy.copy(run)
+
+    def release(self, run: ReportRun) -> None:
+        with self._db.lock:
+            stored = self._db.table("report_runs").get(run.day)
+            if stored is not None and stored.attempt_at == run.attempt_at:
+                stored.attempt_at = None
+        run.attempt_at = None
+
+    def get(self, day: date) -> ReportRun:
+        with self._db.lock:
+            run = self._db.table("report_runs").get(day)
+        if run is None:
+            raise NotFound("Report not found.")
+        return copy.copy(run)
+
+    def save(self, run: ReportRun) -> None:
+        with self._db.lock:
+            runs = self._db.table("report_runs")
+            if run.day in runs:
+                runs[run.day] = copy.copy(run)
+
+    def list(self, *, page: PageRequest) -> Page[ReportRun]:
+        with self._db.lock:
+            runs = sorted(self._db.table("report_runs").values(), key=lambda r: r.day, reverse=True)
+        items = [copy.copy(r) for r in runs[page.offset : page.offset + page.size]]
+        return Page(items=items, total=len(runs), request=page)

@@ -1,19 +1,17 @@
 """ExpertViewCounter on the relational store: one row per profile and UTC day (VIEW_COUNTER_BACKEND=orm).
 
 The twin of adapters/redis/counters.py, held to the same contract suite.
-A view is an UPDATE ... SET views = views + 1 of the day's row, or the
-INSERT of that row on the day's first view. Two first views racing each
-other: the unique (expert, day) constraint lets one INSERT win and the
-other turns into the increment. (``bulk_create(update_conflicts=True)``
-cannot express ``views + 1``: it only copies the proposed row's values.)
+A view adds one to the day's row in place (count_in_place, shared with the
+search counts of the daily report).
 """
 
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
 
 from django.db import IntegrityError, transaction
-from django.db.models import F, Sum
+from django.db.models import F, Model, Sum
 from django.db.models.functions import Coalesce
 
 from adapters.orm.models import ExpertViewCountRow
@@ -27,8 +25,7 @@ class DjangoExpertViewCounter:
     def record_view(self, expert_id: ExpertId, *, at: datetime) -> None:
         day = _utc_day(at)
         with _driver_errors():
-            if not _increment(expert_id, day):
-                _insert_or_increment(expert_id, day)
+            count_in_place(ExpertViewCountRow, keys={"expert_id": expert_id, "day": day}, field="views")
 
     def count(self, expert_id: ExpertId) -> int:
         with _driver_errors():
@@ -49,25 +46,29 @@ class DjangoExpertViewCounter:
             return [(ExpertId(row["expert_id"]), int(row["total"])) for row in ranked]
 
 
-# Counting a view is not the viewer's write: naming the primary directly skips the
-# replica router, so a profile GET does not pin the viewer to the primary.
+# Counting is not the user's write: naming the primary directly skips the replica
+# router, so a profile view or a search does not pin the user to the primary.
 PRIMARY = "default"
 
 
-def _increment(expert_id: ExpertId, day: date) -> bool:
-    """Add a view to the day's row; False if the row does not exist yet."""
-    rows = ExpertViewCountRow.objects.using(PRIMARY).filter(expert_id=expert_id, day=day)
-    return bool(rows.update(views=F("views") + 1))
+def count_in_place(model: type[Model], *, keys: dict[str, Any], field: str) -> None:
+    """Add one to ``field`` of the row ``keys`` name, inserting the row (at 1) on first use.
 
-
-def _insert_or_increment(expert_id: ExpertId, day: date) -> None:
+    An UPDATE ... SET n = n + 1, or the INSERT of the row. Two first uses racing each
+    other: the unique constraint over ``keys`` lets one INSERT win and the other turns
+    into the increment. (``bulk_create(update_conflicts=True)`` cannot express
+    ``n + 1``: it only copies the proposed row's values.)
+    """
+    rows = model._default_manager.using(PRIMARY).filter(**keys)
+    if rows.update(**{field: F(field) + 1}):
+        return
     try:
         # A savepoint: on PostgreSQL the failed INSERT must not abort the caller's transaction.
         with transaction.atomic(using=PRIMARY):
-            ExpertViewCountRow.objects.using(PRIMARY).create(expert_id=expert_id, day=day, views=1)
+            model._default_manager.using(PRIMARY).create(**keys, **{field: 1})
     except IntegrityError:
-        # Another request inserted the day's row between our UPDATE and INSERT.
-        _increment(expert_id, day)
+        # Another request inserted the row between our UPDATE and INSERT.
+        rows.update(**{field: F(field) + 1})
 
 
 def _utc_day(moment: datetime) -> date:

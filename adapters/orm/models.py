@@ -174,3 +174,49 @@ class ExpertViewCountRow(models.Model):
 
     def __str__(self) -> str:
         return f"{self.expert_id} on {self.day}: {self.views}"
+
+
+class SearchSkillCountRow(models.Model):
+    """Searches that asked for one skill within one quarter hour (UTC), for the daily report.
+
+    Quarter hours, not days: every time zone's midnight falls on a quarter hour, so
+    any local calendar date is a whole number of these buckets.
+    """
+
+    skill = models.CharField(max_length=40)
+    bucket = models.DateTimeField()
+    searches = models.PositiveBigIntegerField(default=0)
+
+    class Meta:
+        db_table = "experthub_search_skill_count"
+        verbose_name = "search skill count"
+        constraints = [models.UniqueConstraint(fields=["skill", "bucket"], name="search_skill_count_once_per_bucket")]
+        indexes = [models.Index(fields=["bucket"], name="search_skill_count_bucket")]
+
+    def __str__(self) -> str:
+        return f"{self.skill} at {self.bucket}: {self.searches}"
+
+
+class ReportRunRow(models.Model):
+    """One daily report delivery. The primary key is the report date: two beats, two
+    workers or a retried task can never make a second run for the same date."""
+
+    day = models.DateField(primary_key=True)
+    tz = models.CharField(max_length=64)
+    status = models.CharField(max_length=10, choices=[("sending", "sending"), ("sent", "sent")])
+    sends = models.PositiveIntegerField(default=1)
+    created_at = models.DateTimeField()
+    # When the attempt now delivering it took it (its lease); null when nobody holds it.
+    attempt_at = models.DateTimeField(null=True, blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    recipients = models.JSONField(default=list, blank=True)
+    html_key = models.CharField(max_length=255, blank=True)
+    csv_key = models.CharField(max_length=255, blank=True)
+
+    class Meta:
+        db_table = "experthub_report_run"
+        verbose_name = "daily report"
+        ordering = ["-day"]
+
+    def __str__(self) -> str:
+        return f"Daily report {self.day} ({self.status})"

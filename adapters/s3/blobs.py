@@ -63,6 +63,12 @@ class S3BlobStore:
             content_types=types,
         )
 
+    def put(self, key: str, content: bytes, *, content_type: str) -> None:
+        """PUT Object in one request (reports are small; no multipart, no transfer threads)."""
+        blob_key_check(key)
+        with _port_errors("store the file"):
+            self._client.put_object(Bucket=self._bucket, Key=key, Body=content, ContentType=content_type)
+
     def head(self, key: str) -> BlobInfo | None:
         """Size and content type from HEAD Object; None on 404."""
         blob_key_check(key)

@@ -8,6 +8,7 @@ test transaction never reaches.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -17,8 +18,10 @@ from rest_framework.test import APIClient
 
 from adapters.django_cache.responses import DjangoResponseCache
 from adapters.memory.counters import InMemoryExpertViewCounter
-from adapters.memory.store import FixedClock
+from adapters.memory.reports import InMemorySearchLog
+from adapters.memory.store import FixedClock, MemoryDatabase
 from adapters.orm.counters import DjangoExpertViewCounter
+from adapters.orm.reports import DjangoSearchLog
 from domain.experts import ExpertProfile
 from project.container import container
 from tests.api.conftest import API, Account, assert_error, complete_booking, make_booking, make_profile
@@ -27,6 +30,7 @@ from tests.api.test_avatars import avatar_url, start, upload
 pytestmark = pytest.mark.django_db(transaction=True)
 
 EXPERTS = f"{API}/experts/"
+EPOCH, FAR = datetime(2000, 1, 1, tzinfo=UTC), datetime(2100, 1, 1, tzinfo=UTC)
 TRENDING = f"{API}/experts/trending/"
 
 
@@ -38,6 +42,14 @@ def detail(profile: ExpertProfile) -> str:
 def _empty_search_index() -> None:
     """Flushing the tables between transactional tests leaves an index kept outside the ORM (FTS5) as it was."""
     container.search().clear()
+
+
+@pytest.fixture
+def search_log() -> Iterator[InMemorySearchLog]:
+    """Searches counted in memory, so a search served from the cache makes no query at all."""
+    memory = InMemorySearchLog(MemoryDatabase())
+    with container.search_log.override(memory):
+        yield memory
 
 
 @pytest.fixture
@@ -65,7 +77,7 @@ def test_a_repeated_search_makes_no_query(
 
 
 def test_the_same_search_written_differently_is_a_hit(
-    anon: APIClient, published: ExpertProfile, django_assert_num_queries: Any
+    anon: APIClient, published: ExpertProfile, search_log: InMemorySearchLog, django_assert_num_queries: Any
 ) -> None:
     first = anon.get(EXPERTS, {"q": "Django", "skills": "python,django", "languages": "en"})
 
@@ -73,6 +85,18 @@ def test_the_same_search_written_differently_is_a_hit(
         second = anon.get(f"{EXPERTS}?languages=EN&skills=Django&skills=Python&q=%20django%20")
 
     assert second.json()["results"] == first.json()["results"]
+    assert sorted(search_log.top_skills(EPOCH, FAR, limit=5)) == [("django", 2), ("python", 2)]  # the hit counted too
+
+
+def test_with_the_orm_search_log_a_cached_search_only_writes_the_counts(
+    anon: APIClient, published: ExpertProfile, django_assert_num_queries: Any
+) -> None:
+    anon.get(EXPERTS, {"skills": "python,django"})
+
+    with django_assert_num_queries(2):  # UPDATE ... SET searches = searches + 1, per skill
+        assert anon.get(EXPERTS, {"skills": "django,python"}).status_code == 200
+
+    assert DjangoSearchLog().top_skills(EPOCH, FAR, limit=5) == [("django", 2), ("python", 2)]
 
 
 def test_a_cached_search_page_links_to_the_host_that_asked(

@@ -86,6 +86,7 @@ def world(make_account: MakeAccount, clock: FixedClock) -> World:
         "accepted": accepted.id,
         "completed": completed.id,
         "missing": MISSING,
+        "report_day": "2026-11-21",
     }
     return World(accounts=accounts, ids={name: str(value) for name, value in ids.items()})
 
@@ -185,6 +186,8 @@ CASES = [
     Case("POST", "/bookings/{requested}/cancel/", {ANON: 401, CLIENT: 200, OWNER: 403, "*": 404}),
     Case("POST", "/bookings/{accepted}/complete/", {ANON: 401, CLIENT: 200, OWNER: 200, "*": 404}),
     Case("POST", "/bookings/{completed}/review/", {ANON: 401, CLIENT: 201, OWNER: 403, "*": 404}, review),
+    Case("GET", "/reports/", {ANON: 401, STAFF: 200, "*": 403}),
+    Case("GET", "/reports/{report_day}/", {ANON: 401, STAFF: 404, "*": 403}),
 ]
 
 
@@ -220,7 +223,7 @@ def test_every_operation_is_in_the_matrix() -> None:
     """A new endpoint without a row here fails this test."""
     covered = {(case.method, re.sub(r"\{\w+\}", "{}", case.path)) for case in CASES}
     served = {
-        (method.upper(), "/" + re.sub(r"<uuid:\w+>", "{}", str(pattern.pattern)))
+        (method.upper(), "/" + re.sub(r"<\w+:\w+>", "{}", str(pattern.pattern)))
         for pattern in urlpatterns
         for method in _methods(pattern.callback.cls)
     }

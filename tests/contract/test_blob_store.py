@@ -101,6 +101,27 @@ class BlobStoreContract:
         assert ticket.url
         assert all(isinstance(v, str) for v in ticket.fields.values())
 
+    def test_put_stores_an_object_a_download_url_serves(self, store: BlobStore, fetch: Fetch) -> None:
+        store.put("reports/2026-11-21/1/report.csv", b"section,key,value\n", content_type="text/csv")
+
+        assert store.head("reports/2026-11-21/1/report.csv") == BlobInfo(
+            key="reports/2026-11-21/1/report.csv", size=18, content_type="text/csv"
+        )
+        url = store.download_url("reports/2026-11-21/1/report.csv", expires_in=60)
+        assert fetch(url) == (b"section,key,value\n", "text/csv")
+
+    def test_put_replaces_the_object(self, store: BlobStore) -> None:
+        store.put("reports/x.html", b"<p>one</p>", content_type="text/html")
+        store.put("reports/x.html", b"<p>2</p>", content_type="text/html; charset=utf-8")
+
+        assert store.head("reports/x.html") == BlobInfo(
+            key="reports/x.html", size=8, content_type="text/html; charset=utf-8"
+        )
+
+    def test_put_refuses_an_unsafe_key(self, store: BlobStore) -> None:
+        with pytest.raises(InvalidInput):
+            store.put("../escape.txt", b"x", content_type="text/plain")
+
     def test_an_upload_through_the_ticket_is_stored(self, store: BlobStore, upload: Upload) -> None:
         ticket = ticket_for(store)
 
@@ -259,7 +280,7 @@ class TestInMemoryBlobStore(BlobStoreContract):
         def send(ticket: UploadTicket, data: bytes, content_type: str) -> str | None:
             issuer = next(s for s in stores if s.tickets.get(ticket.key) is ticket)
             try:
-                issuer.put(ticket.key, data, content_type)
+                issuer.client_upload(ticket.key, data, content_type)
             except BlobRefused as refused:
                 return refused.code
             return None
@@ -281,7 +302,7 @@ class TestInMemoryBlobStore(BlobStoreContract):
         store = InMemoryBlobStore()
 
         with pytest.raises(BlobRefused) as refused:
-            store.put("avatars/x.png", PNG, "image/png")
+            store.client_upload("avatars/x.png", PNG, "image/png")
 
         assert refused.value.code == REFUSED_SIGNATURE
         assert store.head("avatars/x.png") is None
@@ -291,11 +312,11 @@ class TestInMemoryBlobStore(BlobStoreContract):
         store = InMemoryBlobStore(clock=clock.now)
         ticket = ticket_for(store, expires_in=60)
         clock.advance(seconds=59)
-        store.put(ticket.key, PNG[:1], "image/png")
+        store.client_upload(ticket.key, PNG[:1], "image/png")
         clock.advance(seconds=1)
 
         with pytest.raises(BlobRefused) as refused:
-            store.put(ticket.key, PNG[:2], "image/png")
+            store.client_upload(ticket.key, PNG[:2], "image/png")
 
         assert refused.value.code == REFUSED_EXPIRED
         assert store.head(ticket.key) == BlobInfo(key=ticket.key, size=1, content_type="image/png")

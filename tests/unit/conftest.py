@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime, time, timedelta
 from typing import Any
 
 import pytest
@@ -26,6 +26,9 @@ PORTS = {
     "response_cache",
     "mailer",
     "report_source",
+    "search_log",
+    "report_runs",
+    "trend_chart",
 }
 MEMORY_CONFIG = {
     "repository_backend": "memory",
@@ -38,8 +41,15 @@ MEMORY_CONFIG = {
     "view_counter_backend": "memory",
     "response_cache_backend": "memory",
     "mailer_backend": "memory",
+    "chart_backend": "memory",
     "response_cache_seconds": 60,
     "app_version": "test",
+    "report": {
+        "tz": "Europe/Paris",
+        "send_at": time(7, 0),
+        "recipients": ("ops@example.com", "cto@example.com"),
+        "url": "https://experthub.test/api/v1/reports/{day}/",
+    },
     "redis": {"url": "", "socket_timeout": 0.1, "ssl_cert_reqs": "none", "ssl_ca_certs": None},
     "elasticsearch": {"url": "", "index": "", "api_key": None, "ca_certs": None, "timeout": 1.0},
     "s3": {

@@ -13,10 +13,10 @@ PNG = b"\x89PNG\r\n\x1a\n" + b"0" * 100
 def test_upload_then_confirm_sets_the_avatar_and_drops_the_old_one(world: World) -> None:
     expert = world.published_expert()
     first = world.avatar_upload_start(actor=expert.owner_id, expert_id=expert.id, content_type="image/png", size=108)
-    world.blobs.put(first.key, PNG, "image/png")
+    world.blobs.client_upload(first.key, PNG, "image/png")
     world.avatar_upload_confirm(actor=expert.owner_id, expert_id=expert.id, key=first.key)
     second = world.avatar_upload_start(actor=expert.owner_id, expert_id=expert.id, content_type="image/png", size=108)
-    world.blobs.put(second.key, PNG, "image/png")
+    world.blobs.client_upload(second.key, PNG, "image/png")
     profile = world.avatar_upload_confirm(actor=expert.owner_id, expert_id=expert.id, key=second.key)
     assert profile.avatar_key == second.key
     assert world.blobs.head(first.key) is None
@@ -44,7 +44,7 @@ def test_confirm_refuses_foreign_keys_and_missing_uploads(world: World) -> None:
     expert = world.published_expert()
     other = world.published_expert()
     ticket = world.avatar_upload_start(actor=other.owner_id, expert_id=other.id, content_type="image/png", size=10)
-    world.blobs.put(ticket.key, b"x" * 10, "image/png")
+    world.blobs.client_upload(ticket.key, b"x" * 10, "image/png")
     with pytest.raises(InvalidInput):
         world.avatar_upload_confirm(actor=expert.owner_id, expert_id=expert.id, key=ticket.key)
     mine = world.avatar_upload_start(actor=expert.owner_id, expert_id=expert.id, content_type="image/png", size=10)

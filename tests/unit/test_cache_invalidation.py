@@ -68,7 +68,7 @@ def reinstate(world: World, expert: ExpertProfile) -> Any:
 
 def confirm_avatar(world: World, expert: ExpertProfile) -> Any:
     ticket = world.avatar_upload_start(actor=expert.owner_id, expert_id=expert.id, content_type="image/png", size=108)
-    world.blobs.put(ticket.key, PNG, "image/png")
+    world.blobs.client_upload(ticket.key, PNG, "image/png")
     return world.avatar_upload_confirm(actor=expert.owner_id, expert_id=expert.id, key=ticket.key)
 
 

@@ -60,3 +60,13 @@ def _longest_delay(task: Task) -> float:
     else:
         countdown = task.default_retry_delay
     return max(countdown, *_limits(task))
+
+
+def test_a_report_attempt_holds_its_run_longer_than_the_task_may_live() -> None:
+    """Past the hard time limit the worker process is killed: a lease that outlasts it
+    means a run still held is held by a dead attempt, never by one still sending."""
+    from api.tasks import REPORT_TIME_LIMIT, report_daily
+    from services.reports import REPORT_LEASE
+
+    assert report_daily.time_limit == REPORT_TIME_LIMIT
+    assert REPORT_LEASE.total_seconds() > REPORT_TIME_LIMIT
