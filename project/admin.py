@@ -24,7 +24,7 @@ from django.core.exceptions import ValidationError
 from django.db.models import ExpressionWrapper, F, FloatField, QuerySet
 from django.http import HttpRequest
 
-from adapters.orm.models import BookingRow, ExpertProfileRow, ReviewRow, User
+from adapters.orm.models import BookingRow, ExpertProfileRow, OutboxEvent, ReviewRow, SentEmail, User
 from domain.errors import DomainError, InvalidInput
 from domain.ids import ExpertId, UserId
 from domain.money import Money
@@ -289,3 +289,25 @@ class ReviewAdmin(BackOfficeAdmin):
     @admin.display(description="comment")
     def short_comment(self, row: ReviewRow) -> str:
         return row.comment if len(row.comment) <= 80 else f"{row.comment[:79]}…"
+
+
+# --- delivery records (read-only: the mailer and the outbox relay own them) -----------------------
+
+
+@admin.register(SentEmail)
+class SentEmailAdmin(BackOfficeAdmin):
+    """Which emails went out and when; a row stuck in "sending" past the lease is a sender that died."""
+
+    list_display = ("subject", "recipient", "status", "claimed_at", "sent_at")
+    list_filter = ("status", ("sent_at", admin.DateFieldListFilter))
+    search_fields = ("recipient", "subject", "key_hash")
+    ordering = ("-claimed_at", "id")
+
+
+@admin.register(OutboxEvent)
+class OutboxEventAdmin(BackOfficeAdmin):
+    """Events the broker refused, waiting for the outbox relay; rows that stay mean the broker is still down."""
+
+    list_display = ("kind", "ids", "created_at")
+    list_filter = ("kind",)
+    ordering = ("id",)
