@@ -59,6 +59,20 @@ def _notify(
     return len(notification_for_event(event=event))
 
 
+@shared_task(name="api.tasks.outbox_relay")
+def outbox_relay() -> int:
+    """Enqueue the events the broker refused at publish time (beat: every minute); returns how many."""
+    relayed = _outbox_relay()
+    if relayed:
+        logger.info("outbox_relay: %d event(s) enqueued", relayed)
+    return relayed
+
+
+@inject
+def _outbox_relay(*, outbox_relay: Callable[..., int] = Provider["outbox_relay"]) -> int:
+    return outbox_relay()
+
+
 def event_from_payload(kind: str, ids: dict[str, str]) -> DomainEvent:
     """The domain event a CeleryEventPublisher message names; ValueError if it names none."""
     event_class = getattr(domain_events, kind, None)

@@ -25,7 +25,7 @@ from django.db.models import ExpressionWrapper, F, FloatField, QuerySet
 from django.http import HttpRequest
 from django.utils.html import format_html
 
-from adapters.orm.models import BookingRow, ExpertProfileRow, ReportRunRow, ReviewRow, User
+from adapters.orm.models import BookingRow, ExpertProfileRow, OutboxEvent, ReportRunRow, ReviewRow, SentEmail, User
 from domain.errors import DomainError, InvalidInput
 from domain.ids import ExpertId, UserId
 from domain.money import Money
@@ -339,3 +339,25 @@ def _blob_link(key: str, label: str) -> str:
     except DomainError:
         return "(blob store unavailable)"
     return format_html('<a href="{}" target="_blank" rel="noopener">{}</a>', url, label)
+
+
+# --- delivery records (read-only: the mailer and the outbox relay own them) -----------------------
+
+
+@admin.register(SentEmail)
+class SentEmailAdmin(BackOfficeAdmin):
+    """Which emails went out and when; a row stuck in "sending" past the lease is a sender that died."""
+
+    list_display = ("subject", "recipient", "status", "claimed_at", "sent_at")
+    list_filter = ("status", ("sent_at", admin.DateFieldListFilter))
+    search_fields = ("recipient", "subject", "key_hash")
+    ordering = ("-claimed_at", "id")
+
+
+@admin.register(OutboxEvent)
+class OutboxEventAdmin(BackOfficeAdmin):
+    """Events the broker refused, waiting for the outbox relay; rows that stay mean the broker is still down."""
+
+    list_display = ("kind", "ids", "created_at")
+    list_filter = ("kind",)
+    ordering = ("id",)

@@ -167,12 +167,15 @@ class Container(containers.DeclarativeContainer):
         ),
         memory=providers.Singleton(lazy("adapters.memory.cache:InMemoryResponseCache")),
     )
+    # Events the broker refused after a commit wait here for the outbox_relay task.
+    event_outbox = providers.Singleton(lazy("adapters.celery.outbox:DjangoEventOutbox"))
     events = providers.Selector(
         config.events_backend,
         log=providers.Singleton(LoggingEventPublisher),
         memory=providers.Singleton(InMemoryEventPublisher),
-        celery=providers.Singleton(lazy("adapters.celery.events:CeleryEventPublisher")),
+        celery=providers.Singleton(lazy("adapters.celery.events:CeleryEventPublisher"), outbox=event_outbox),
     )
+    outbox_relay = providers.Callable(lazy("adapters.celery.events:outbox_relay"), outbox=event_outbox)
 
     # --- use cases -------------------------------------------------------------
     account_register = providers.Callable(

@@ -14,6 +14,7 @@ from pathlib import Path
 import environ
 from django.core.exceptions import ImproperlyConfigured
 
+from project.broker import broker_use_ssl
 from project.cache import build_caches
 from project.database import DatabaseOptions, build_databases, is_postgres
 
@@ -214,6 +215,8 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
+    # Bookings, profiles and reports each have a "status": name the reports' choice set.
+    "ENUM_NAME_OVERRIDES": {"ReportRunStatusEnum": ["sending", "sent"]},
 }
 
 CORS_ALLOWED_ORIGINS = env.list("CORS_ALLOWED_ORIGINS", default=[])
@@ -254,6 +257,10 @@ EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT_SECONDS", default=10)
 # filesystem transport under VAR_DIR: a broker that needs no server, for `make run`.
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="") or REDIS_URL or "filesystem://"
 QUEUE_BROKER_FOLDER = VAR_DIR / "celery-broker"
+# rediss://: TLS as REDIS_SSL_CERT_REQS / REDIS_SSL_CA_CERTS say (None for other brokers).
+CELERY_BROKER_USE_SSL = broker_use_ssl(
+    broker_url=CELERY_BROKER_URL, ssl_cert_reqs=REDIS_SSL_CERT_REQS, ssl_ca_certs=REDIS_SSL_CA_CERTS
+)
 # Rule: larger than the longest countdown, ETA, retry backoff and time limit of any
 # task, or Redis hands an unacknowledged (acks_late) task to a second worker while
 # the first still runs it (tests/unit/test_celery_config.py asserts the rule).
@@ -325,4 +332,7 @@ except (ValueError, zoneinfo.ZoneInfoNotFoundError) as _error:
     ) from _error
 CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     "daily-report": {"task": "api.tasks.report_daily", "schedule": float(OPS_REPORT_CHECK_SECONDS)},
+    # Events the broker refused at publish time, enqueued once it is back (docs/celery.md).
+    # Expires before the next run: beat must not pile up relays while no worker runs.
+    "outbox-relay": {"task": "api.tasks.outbox_relay", "schedule": 60.0, "options": {"expires": 50}},
 }

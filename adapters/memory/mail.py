@@ -9,7 +9,8 @@ from domain.mail import EmailMessage
 
 
 class InMemoryMailer:
-    """Implements Mailer; ``sent`` holds every delivered message in order.
+    """Implements Mailer; ``sent`` holds every delivered message in order, whole
+    (attachments and inline images included: tests read them off the message).
 
     Set ``down`` to make every send fail with PortError, as an unreachable SMTP
     server would: a failed send is not recorded, so a retry delivers it.

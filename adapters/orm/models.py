@@ -220,3 +220,46 @@ class ReportRunRow(models.Model):
 
     def __str__(self) -> str:
         return f"Daily report {self.day} ({self.status})"
+
+
+SENT_EMAIL_STATUS_CHOICES = [("sending", "Sending"), ("sent", "Sent")]
+
+
+class SentEmail(models.Model):
+    """The durable record of one email delivery, keyed by its idempotency key (adapters/django_mail).
+
+    ``sending`` is a claim: a worker is talking to the mail server since ``claimed_at``.
+    ``sent``: the server accepted the message; the key is never delivered again.
+    """
+
+    # sha256 of the idempotency key: keys hold arbitrary text of any length.
+    key_hash = models.CharField(max_length=64, unique=True)
+    status = models.CharField(max_length=7, choices=SENT_EMAIL_STATUS_CHOICES)
+    recipient = models.CharField(max_length=254)
+    subject = models.CharField(max_length=255)
+    claimed_at = models.DateTimeField()
+    sent_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        db_table = "experthub_sent_email"
+        verbose_name = "sent email"
+
+    def __str__(self) -> str:
+        return f"{self.subject} to {self.recipient} ({self.status})"
+
+
+class OutboxEvent(models.Model):
+    """A domain event the broker refused at publish time, kept until the relay enqueues it (adapters/celery)."""
+
+    # Oldest first is by id: the relay takes rows in insertion order.
+    id = models.BigAutoField(primary_key=True)
+    kind = models.CharField(max_length=100)
+    ids = models.JSONField()
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        db_table = "experthub_outbox_event"
+        verbose_name = "outbox event"
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.ids}"

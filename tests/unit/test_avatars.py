@@ -74,7 +74,7 @@ def test_confirm_deletes_an_upload_that_is_not_an_allowed_image(world: World) ->
     world.container.blobs.override(store)
     expert = world.published_expert()
     ticket = world.avatar_upload_start(actor=expert.owner_id, expert_id=expert.id, content_type="image/png", size=10)
-    store.put(ticket.key, b"<script>", "image/png")
+    store.client_upload(ticket.key, b"<script>", "image/png")
     with pytest.raises(InvalidInput):
         world.avatar_upload_confirm(actor=expert.owner_id, expert_id=expert.id, key=ticket.key)
     assert store.head(ticket.key) is None

@@ -53,7 +53,8 @@ def _limits(task: Task) -> tuple[float, float]:
 
 def _longest_delay(task: Task) -> float:
     """The longest a message of this task stays unacknowledged: a retry countdown or a run."""
-    if task.retry_backoff:
+    # Celery sets retry_backoff only on tasks declared with autoretry options.
+    if getattr(task, "retry_backoff", False):
         # Exponential: factor * 2**retries, capped at retry_backoff_max.
         factor = 1 if task.retry_backoff is True else task.retry_backoff
         countdown = min(factor * 2 ** (task.max_retries or 0), task.retry_backoff_max)
