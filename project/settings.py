@@ -113,6 +113,11 @@ AUTH_USER_MODEL = "orm.User"
 REPOSITORY_BACKEND = env.str("REPOSITORY_BACKEND", default="orm")  # orm | memory
 # sqlite (FTS5, needs SQLite) | postgres (full-text, needs PostgreSQL) | elasticsearch | memory
 SEARCH_BACKEND = env.str("SEARCH_BACKEND", default="postgres" if is_postgres(DATABASES["default"]) else "sqlite")
+# How profile changes reach the search index (docs/elasticsearch.md, "Keeping the index in sync"):
+# inline = written inside the use case's transaction (the database-backed indexes commit and
+# roll back with the profile: they need no sync); task = an api.tasks.search_sync task per
+# expert after the commit, plus the hourly reconcile (an external index: Elasticsearch).
+SEARCH_SYNC = env.str("SEARCH_SYNC", default="task" if SEARCH_BACKEND == "elasticsearch" else "inline")
 BLOB_BACKEND = env.str("BLOB_BACKEND", default="local")  # local | s3 | memory
 EVENTS_BACKEND = env.str("EVENTS_BACKEND", default="celery")  # log | celery (the notify task) | memory
 # The one setting that moves profile view counters between the ORM and Redis.
@@ -291,3 +296,16 @@ CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 CELERY_TIMEZONE = TIME_ZONE
 # Beat's own bookkeeping (last run times), kept with the other generated files.
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
+# How often the search reconcile runs (docs/elasticsearch.md).
+SEARCH_RECONCILE_INTERVAL_SECONDS = env.int("SEARCH_RECONCILE_INTERVAL_SECONDS", default=3600)
+# Periodic tasks (run by `celery -A project beat`, one beat only: two would duplicate every entry).
+CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
+    # Repairs an external search index's drift (lost tasks, outages); a no-op that says why on the
+    # database-backed indexes. A run that waits longer than the interval in the queue is dropped:
+    # the next one does the same work.
+    "search-reconcile": {
+        "task": "api.tasks.search_reconcile",
+        "schedule": timedelta(seconds=SEARCH_RECONCILE_INTERVAL_SECONDS),
+        "options": {"expires": SEARCH_RECONCILE_INTERVAL_SECONDS},
+    },
+}
