@@ -16,8 +16,7 @@ import pytest
 from celery import Celery
 from celery.contrib.testing.worker import start_worker
 from celery.exceptions import Retry
-from django.conf import settings
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
 
 from adapters.celery.search import CelerySearchSync
 from adapters.local.search import SqliteSearchIndex
@@ -217,7 +216,7 @@ def test_the_reconcile_task_repairs_the_drift(wired: World) -> None:
 
 
 def test_the_reconcile_task_runs_hourly_from_the_beat() -> None:
-    entry = settings.CELERY_BEAT_SCHEDULE["search-reconcile"]
+    entry = app.conf.beat_schedule["search-reconcile"]  # what `celery -A project beat` reads
 
     assert entry["task"] == search_reconcile.name == "api.tasks.search_reconcile"
     assert entry["schedule"].total_seconds() == 3600
@@ -240,3 +239,10 @@ def test_the_command_says_why_a_database_index_needs_no_reconcile(wired: World) 
         call_command("search_reconcile", stdout=out)
 
     assert "nothing to do: SqliteSearchIndex commits and rolls back with the profiles" in out.getvalue()
+
+
+def test_the_command_fails_loudly_when_the_index_is_down(wired: World) -> None:
+    wired.published_expert()
+
+    with wired.container.search.override(FlakyIndex(failures=1)), pytest.raises(CommandError, match="reconcile failed"):
+        call_command("search_reconcile", stdout=StringIO())
