@@ -78,17 +78,17 @@ def event_from_payload(kind: str, ids: dict[str, str]) -> DomainEvent:
 RECONCILE_SOFT_TIME_LIMIT = 600
 RECONCILE_TIME_LIMIT = 660
 RECONCILE_MAX_RETRIES = 3
+# The backoff of api.tasks.notify, for tasks whose use case raises PortError on a transient failure.
+RETRIED_ON_PORT_ERROR: dict[str, Any] = {
+    "autoretry_for": (PortError,),
+    "retry_backoff": True,
+    "retry_backoff_max": RETRY_BACKOFF_MAX,
+    "retry_jitter": True,
+    "max_retries": MAX_RETRIES,
+}
 
 
-@shared_task(
-    name="api.tasks.search_sync",
-    bind=True,
-    autoretry_for=(PortError,),
-    retry_backoff=True,
-    retry_backoff_max=RETRY_BACKOFF_MAX,
-    retry_jitter=True,
-    max_retries=MAX_RETRIES,
-)
+@shared_task(name="api.tasks.search_sync", bind=True, **RETRIED_ON_PORT_ERROR)
 def search_sync(self: Task, expert_ids: list[str]) -> dict[str, int]:
     """Index these experts as their profiles are now (published: upserted; otherwise: removed)."""
     result = _search_sync(expert_ids=[ExpertId(UUID(value)) for value in expert_ids])
@@ -112,11 +112,7 @@ def _search_sync(
 @shared_task(
     name="api.tasks.search_reconcile",
     bind=True,
-    autoretry_for=(PortError,),
-    retry_backoff=True,
-    retry_backoff_max=RETRY_BACKOFF_MAX,
-    retry_jitter=True,
-    max_retries=RECONCILE_MAX_RETRIES,
+    **{**RETRIED_ON_PORT_ERROR, "max_retries": RECONCILE_MAX_RETRIES},
     soft_time_limit=RECONCILE_SOFT_TIME_LIMIT,
     time_limit=RECONCILE_TIME_LIMIT,
 )

@@ -375,6 +375,7 @@ def _sync_batch(*, experts: ExpertRepository, search: SearchIndex, expert_ids: l
 
 
 def _batches(items: list[ExpertId], size: int) -> Iterator[list[ExpertId]]:
+    # search.batching.batched sits above this layer; itertools.batched needs Python 3.12.
     iterator = iter(items)
     while batch := list(islice(iterator, size)):
         yield batch

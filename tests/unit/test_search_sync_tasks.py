@@ -179,10 +179,16 @@ def worker_app() -> Iterator[Celery]:
     worker_app = Celery("search-sync-worker", broker="memory://", set_as_current=False)
     worker_app.conf.update(task_serializer="json", accept_content=["json"], task_ignore_result=True)
     worker_app.conf.broker_transport_options = {"polling_interval": 0.01}  # the default polls every second
+    worker_app.conf.worker_hijack_root_logger = False  # leave the test run's logging alone
     worker_app.finalize()
     assert search_sync.name in worker_app.tasks  # a shared task: bound to every app
-    with start_worker(worker_app, perform_ping_check=False, loglevel="WARNING"):
-        yield worker_app
+    try:
+        with start_worker(worker_app, perform_ping_check=False, loglevel="WARNING"):
+            yield worker_app
+    finally:
+        # start_worker makes its app the process's current and default one: give them back.
+        app.set_current()
+        app.set_default()
 
 
 def wait_for(condition: Any, seconds: float = 10.0) -> bool:
