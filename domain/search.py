@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 import hashlib
 import json
-from dataclasses import astuple, dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import datetime
 
 from domain.errors import InvalidInput
@@ -47,7 +47,8 @@ class ExpertDocument:
         stale document from a current one without fetching either (a profile's
         updated_at would not do: a new review changes the rating, not updated_at).
         """
-        canonical = json.dumps(astuple(self), default=_canonical, separators=(",", ":"), ensure_ascii=False)
+        values = [getattr(self, f.name) for f in fields(self)]  # immutable already: no deep copy (astuple)
+        canonical = json.dumps(values, default=_canonical, separators=(",", ":"), ensure_ascii=False)
         return hashlib.sha256(canonical.encode()).hexdigest()[:32]
 
 
