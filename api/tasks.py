@@ -20,6 +20,8 @@ from dependency_injector.wiring import Provider, inject
 from domain import events as domain_events
 from domain.errors import PortError
 from domain.events import DomainEvent
+from domain.ids import ExpertId
+from services.experts import IndexSyncResult, ReconcileReport
 
 if TYPE_CHECKING:
     # Only for the annotation: wiring inspects this module's members, and binding
@@ -83,6 +85,78 @@ def event_from_payload(kind: str, ids: dict[str, str]) -> DomainEvent:
     return event_class(**{name: UUID(value) for name, value in ids.items()})
 
 
+# --- search index sync (SEARCH_SYNC=task; docs/elasticsearch.md, "Keeping the index in sync") ---
+
+# A reconcile reads every published profile and every indexed id: minutes on a large
+# marketplace, not the default minute. Still well under the visibility timeout.
+RECONCILE_SOFT_TIME_LIMIT = 600
+RECONCILE_TIME_LIMIT = 660
+RECONCILE_MAX_RETRIES = 3
+# The backoff of api.tasks.notify, for tasks whose use case raises PortError on a transient failure.
+RETRIED_ON_PORT_ERROR: dict[str, Any] = {
+    "autoretry_for": (PortError,),
+    "retry_backoff": True,
+    "retry_backoff_max": RETRY_BACKOFF_MAX,
+    "retry_jitter": True,
+    "max_retries": MAX_RETRIES,
+}
+
+
+@shared_task(name="api.tasks.search_sync", bind=True, **RETRIED_ON_PORT_ERROR)
+def search_sync(self: Task, expert_ids: list[str]) -> dict[str, int]:
+    """Index these experts as their profiles are now (published: upserted; otherwise: removed)."""
+    result = _search_sync(expert_ids=[ExpertId(UUID(value)) for value in expert_ids])
+    logger.info(
+        "search_sync %s: %d upserted, %d removed, attempt %d",
+        ",".join(expert_ids),
+        result.upserted,
+        result.removed,
+        self.request.retries + 1,
+    )
+    return {"upserted": result.upserted, "removed": result.removed}
+
+
+@inject
+def _search_sync(
+    *, expert_ids: list[ExpertId], expert_index_sync: Callable[..., IndexSyncResult] = Provider["expert_index_sync"]
+) -> IndexSyncResult:
+    return expert_index_sync(expert_ids=expert_ids)
+
+
+@shared_task(
+    name="api.tasks.search_reconcile",
+    bind=True,
+    **{**RETRIED_ON_PORT_ERROR, "max_retries": RECONCILE_MAX_RETRIES},
+    soft_time_limit=RECONCILE_SOFT_TIME_LIMIT,
+    time_limit=RECONCILE_TIME_LIMIT,
+)
+def search_reconcile(self: Task) -> dict[str, int]:
+    """Repair the drift between an external search index and the published profiles (beat: hourly)."""
+    report = _search_reconcile()
+    logger.info("search_reconcile: %s", describe_reconcile(report))
+    return {"drift": report.drift, "upserted": report.repaired.upserted, "removed": report.repaired.removed}
+
+
+@inject
+def _search_reconcile(
+    *, search_reconcile: Callable[..., ReconcileReport] = Provider["search_reconcile"]
+) -> ReconcileReport:
+    return search_reconcile()
+
+
+def describe_reconcile(report: ReconcileReport) -> str:
+    """One line for logs and the search_reconcile command."""
+    if report.skipped:
+        return f"nothing to do: {report.skipped}"
+    return (
+        f"{report.published} published, {report.indexed} indexed; drift: {report.missing} missing, "
+        f"{report.stale} stale, {report.orphaned} orphaned; repaired: {report.repaired.upserted} upserted, "
+        f"{report.repaired.removed} removed"
+    )
+
+
+# --- the daily ops report (docs/daily-report.md) ---
+
 # The report renders a chart and emails every recipient: more room than the default limits.
 REPORT_SOFT_TIME_LIMIT = 240
 REPORT_TIME_LIMIT = 300
@@ -91,11 +165,7 @@ REPORT_TIME_LIMIT = 300
 @shared_task(
     name="api.tasks.report_daily",
     bind=True,
-    autoretry_for=(PortError,),
-    retry_backoff=True,
-    retry_backoff_max=RETRY_BACKOFF_MAX,
-    retry_jitter=True,
-    max_retries=MAX_RETRIES,
+    **RETRIED_ON_PORT_ERROR,
     soft_time_limit=REPORT_SOFT_TIME_LIMIT,
     time_limit=REPORT_TIME_LIMIT,
 )

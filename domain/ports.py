@@ -208,6 +208,23 @@ class RebuildableIndex(Protocol):
         ...
 
 
+@runtime_checkable
+class ReconcilableIndex(Protocol):
+    """Optional: a SearchIndex outside the database's transactions (Elasticsearch), which
+    can drift from the profiles (a lost task, an outage) and so tells what it holds.
+
+    The database-backed indexes do not implement it: their rows commit or roll back
+    with the profiles, so there is nothing to reconcile (services.experts.search_reconcile).
+    """
+
+    def document_versions(self) -> dict[ExpertId, str]:
+        """Every document the index holds: expert id -> the ``ExpertDocument.version`` it was
+        written with ("" for a document written without one). Reads ids and versions only,
+        never whole documents. Raises PortError.
+        """
+        ...
+
+
 class BlobStore(Protocol):
     """Objects under keys like ``avatars/<expert id>/<hex>.png``.
 

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass, field
+import hashlib
+import json
+from dataclasses import dataclass, field, fields
 from datetime import datetime
 
 from domain.errors import InvalidInput
@@ -36,6 +38,24 @@ class ExpertDocument:
     rating_average: float | None
     rating_count: int
     published_at: datetime | None
+
+    @property
+    def version(self) -> str:
+        """A digest of the whole content: equal versions, equal documents.
+
+        An external index stores it with the document, so reconciling can tell a
+        stale document from a current one without fetching either (a profile's
+        updated_at would not do: a new review changes the rating, not updated_at).
+        """
+        values = [getattr(self, f.name) for f in fields(self)]  # immutable already: no deep copy (astuple)
+        canonical = json.dumps(values, default=_canonical, separators=(",", ":"), ensure_ascii=False)
+        return hashlib.sha256(canonical.encode()).hexdigest()[:32]
+
+
+def _canonical(value: object) -> str:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    return str(value)  # an ExpertId (UUID)
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,7 +17,10 @@ CHOICES = {
     "BLOB_BACKEND": ("local", "s3", "memory"),
     "VIEW_COUNTER_BACKEND": ("orm", "redis", "memory"),
     "EVENTS_BACKEND": ("log", "celery", "memory"),
+    "SEARCH_SYNC": ("inline", "task"),
 }
+# The search indexes whose rows live in the default database, in the use case's transaction.
+DATABASE_SEARCH_BACKENDS = ("sqlite", "postgres")
 
 
 @register()
@@ -44,7 +47,30 @@ def adapter_settings_check(app_configs: Any = None, **kwargs: Any) -> list[Check
                 id="experthub.E003",
             )
         )
-    return errors + _redis_dependants()
+    return errors + _search_sync() + _redis_dependants()
+
+
+def _search_sync() -> list[CheckMessage]:
+    """SEARCH_SYNC=task is for an index outside the database; inline only suits one inside it."""
+    if settings.SEARCH_SYNC == "task" and settings.SEARCH_BACKEND in DATABASE_SEARCH_BACKENDS:
+        return [
+            Error(
+                f"SEARCH_SYNC=task with SEARCH_BACKEND={settings.SEARCH_BACKEND}: this index lives in the database "
+                "and commits or rolls back with the profile, so it needs no sync; tasks would only delay it.",
+                hint="Use SEARCH_SYNC=inline (the default for this backend).",
+                id="experthub.E030",
+            )
+        ]
+    if settings.SEARCH_SYNC == "inline" and settings.SEARCH_BACKEND == "elasticsearch":
+        return [
+            Warning(
+                "SEARCH_SYNC=inline with Elasticsearch: profile writes wait for the cluster inside their "
+                "transaction, fail while it is down, and leave documents behind when the transaction rolls back.",
+                hint="Use SEARCH_SYNC=task (the default for this backend; docs/elasticsearch.md).",
+                id="experthub.W031",
+            )
+        ]
+    return []
 
 
 def _redis_dependants() -> list[CheckMessage]:

@@ -1,7 +1,7 @@
 """The composition root: the ONE place that picks an adapter for each port.
 
 Each port is a ``providers.Selector`` keyed by a setting (REPOSITORY_BACKEND,
-SEARCH_BACKEND, BLOB_BACKEND, EVENTS_BACKEND). Each use case is a
+SEARCH_BACKEND, SEARCH_SYNC, BLOB_BACKEND, EVENTS_BACKEND). Each use case is a
 ``providers.Callable`` with its ports bound, so an entrypoint calls
 ``booking_accept(actor=..., booking_id=...)`` and never sees an adapter.
 
@@ -138,6 +138,16 @@ class Container(containers.DeclarativeContainer):
         ),
         memory=providers.Singleton(InMemorySearchIndex),
     )
+    # What the use cases that change a profile write to (SEARCH_SYNC). inline: the index
+    # itself, written inside their transaction (right for the database-backed indexes).
+    # task: writes become search_sync tasks after the commit, searches still go to the
+    # index (an external index: Elasticsearch). Reads, rebuilds and the sync and
+    # reconcile tasks themselves always use ``search``.
+    search_writer = providers.Selector(
+        config.search_sync,
+        inline=search,
+        task=providers.Singleton(lazy("adapters.celery.search:CelerySearchSync"), index=search, uow=uow),
+    )
     blobs = providers.Selector(
         config.blob_backend,
         local=providers.Singleton(
@@ -195,7 +205,7 @@ class Container(containers.DeclarativeContainer):
     expert_update = providers.Callable(
         expert_use_cases.expert_update,
         experts=experts,
-        search=search,
+        search=search_writer,
         uow=uow,
         clock=clock,
         events=events,
@@ -205,7 +215,7 @@ class Container(containers.DeclarativeContainer):
         expert_use_cases.expert_publish,
         experts=experts,
         users=users,
-        search=search,
+        search=search_writer,
         uow=uow,
         clock=clock,
         events=events,
@@ -215,7 +225,7 @@ class Container(containers.DeclarativeContainer):
         expert_use_cases.expert_suspend,
         experts=experts,
         users=users,
-        search=search,
+        search=search_writer,
         uow=uow,
         clock=clock,
         events=events,
@@ -225,7 +235,7 @@ class Container(containers.DeclarativeContainer):
         expert_use_cases.expert_reinstate,
         experts=experts,
         users=users,
-        search=search,
+        search=search_writer,
         uow=uow,
         clock=clock,
         events=events,
@@ -293,12 +303,18 @@ class Container(containers.DeclarativeContainer):
     search_rebuild = providers.Callable(
         expert_use_cases.search_rebuild, experts=experts, search=search, uow=uow, response_cache=response_cache
     )
+    expert_index_sync = providers.Callable(
+        expert_use_cases.expert_index_sync, experts=experts, search=search, response_cache=response_cache
+    )
+    search_reconcile = providers.Callable(
+        expert_use_cases.search_reconcile, experts=experts, search=search, response_cache=response_cache
+    )
     review_create = providers.Callable(
         review_use_cases.review_create,
         reviews=reviews,
         bookings=bookings,
         experts=experts,
-        search=search,
+        search=search_writer,
         uow=uow,
         clock=clock,
         events=events,
@@ -384,6 +400,7 @@ def settings_config() -> dict[str, Any]:
     return {
         "repository_backend": settings.REPOSITORY_BACKEND,
         "search_backend": settings.SEARCH_BACKEND,
+        "search_sync": settings.SEARCH_SYNC,
         "blob_backend": settings.BLOB_BACKEND,
         "events_backend": settings.EVENTS_BACKEND,
         "blob_root": str(settings.BLOB_ROOT),

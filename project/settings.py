@@ -116,6 +116,11 @@ AUTH_USER_MODEL = "orm.User"
 REPOSITORY_BACKEND = env.str("REPOSITORY_BACKEND", default="orm")  # orm | memory
 # sqlite (FTS5, needs SQLite) | postgres (full-text, needs PostgreSQL) | elasticsearch | memory
 SEARCH_BACKEND = env.str("SEARCH_BACKEND", default="postgres" if is_postgres(DATABASES["default"]) else "sqlite")
+# How profile changes reach the search index (docs/elasticsearch.md, "Keeping the index in sync"):
+# inline = written inside the use case's transaction (the database-backed indexes commit and
+# roll back with the profile: they need no sync); task = an api.tasks.search_sync task per
+# expert after the commit, plus the hourly reconcile (an external index: Elasticsearch).
+SEARCH_SYNC = env.str("SEARCH_SYNC", default="task" if SEARCH_BACKEND == "elasticsearch" else "inline")
 BLOB_BACKEND = env.str("BLOB_BACKEND", default="local")  # local | s3 | memory
 EVENTS_BACKEND = env.str("EVENTS_BACKEND", default="celery")  # log | celery (the notify task) | memory
 # The one setting that moves profile view counters between the ORM and Redis.
@@ -330,9 +335,21 @@ except (ValueError, zoneinfo.ZoneInfoNotFoundError) as _error:
     raise ImproperlyConfigured(
         f"OPS_REPORT_TIME_ZONE must be an IANA zone (Europe/Paris) and OPS_REPORT_SEND_AT a time (07:00): {_error}"
     ) from _error
+# How often the search reconcile runs (docs/elasticsearch.md).
+SEARCH_RECONCILE_INTERVAL_SECONDS = env.int("SEARCH_RECONCILE_INTERVAL_SECONDS", default=3600)
+
+# Periodic tasks, run by `celery -A project beat` (one beat: see the lock above).
 CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     "daily-report": {"task": "api.tasks.report_daily", "schedule": float(OPS_REPORT_CHECK_SECONDS)},
     # Events the broker refused at publish time, enqueued once it is back (docs/celery.md).
     # Expires before the next run: beat must not pile up relays while no worker runs.
     "outbox-relay": {"task": "api.tasks.outbox_relay", "schedule": 60.0, "options": {"expires": 50}},
+    # Repairs an external search index's drift (lost tasks, outages); a no-op that says why on the
+    # database-backed indexes. A run that waits longer than the interval in the queue is dropped:
+    # the next one does the same work.
+    "search-reconcile": {
+        "task": "api.tasks.search_reconcile",
+        "schedule": timedelta(seconds=SEARCH_RECONCILE_INTERVAL_SECONDS),
+        "options": {"expires": SEARCH_RECONCILE_INTERVAL_SECONDS},
+    },
 }

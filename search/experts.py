@@ -99,6 +99,8 @@ class ExpertIndexDocument(Document):
     rating_average: M[float | None] = mapped_field(Float())  # absent when unrated
     rating_count: M[int] = mapped_field(Integer())
     published_at: M[datetime | None] = mapped_field(Date())
+    # ExpertDocument.version: reconciling reads it (doc values) to find stale documents; never searched.
+    version: M[str] = mapped_field(Keyword(index=False))
 
     class Meta:
         # A field the mapping does not know is a bug, not something to guess a type for.
@@ -119,6 +121,19 @@ def expert_index(name: str, **settings: Any) -> Index:
     return index
 
 
+# Fields added to the definition after indexes were made with it: adding a field to a
+# live index is allowed in place, so the adapter puts these onto an existing index on
+# first use instead of requiring a rebuild (any other change to the definition does).
+ADDED_FIELDS = ("version",)
+VERSION_FIELD = "version"
+
+
+def expert_added_fields() -> dict[str, Any]:
+    """The mapping of ADDED_FIELDS, as ``PUT <index>/_mapping`` takes its ``properties``."""
+    mapping = ExpertIndexDocument._doc_type.mapping
+    return {name: mapping[name].to_dict() for name in ADDED_FIELDS}
+
+
 def expert_index_document(document: ExpertDocument) -> ExpertIndexDocument:
     """What Elasticsearch stores for ``document``: its text fields as the shared analyser's words."""
     analysed = analyse_document(document)
@@ -133,6 +148,7 @@ def expert_index_document(document: ExpertDocument) -> ExpertIndexDocument:
         rating_average=document.rating_average,
         rating_count=document.rating_count,
         published_at=document.published_at,
+        version=document.version,
     )
     stored.meta.id = str(document.expert_id)
     return stored

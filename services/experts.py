@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from itertools import islice
 
 from domain.blobs import DOWNLOAD_EXPIRY_SECONDS
 from domain.errors import NotFound, PermissionDenied
@@ -18,6 +19,7 @@ from domain.ports import (
     ExpertRepository,
     Progress,
     RebuildableIndex,
+    ReconcilableIndex,
     ResponseCache,
     SearchIndex,
     UnitOfWork,
@@ -291,6 +293,8 @@ def _save(
     experts.save(profile)
     # The index is written inside the transaction: the database-backed indexes
     # share it, so the profile and its search row commit or roll back together.
+    # An external index is handed over wrapped (SEARCH_SYNC=task, adapters/celery/search.py):
+    # there this write becomes an "index this expert" task enqueued after the commit.
     expert_sync_index(search=search, profile=profile)
     _after_change(uow=uow, events=events, response_cache=response_cache, profile=profile)
 
@@ -325,3 +329,102 @@ def search_rebuild(
     indexed = search.rebuild((expert_document(p) for p in experts.iter_published()), progress=progress)
     response_cache.invalidate(SEARCH_PAGES)  # pages cached from the old index may differ
     return indexed
+
+
+# --- keeping an external index in sync (docs/elasticsearch.md, "Keeping the index in sync") ---
+
+# Profiles read per round trip when syncing many experts at once.
+SYNC_BATCH_SIZE = 500
+
+
+@dataclass(frozen=True, slots=True)
+class IndexSyncResult:
+    upserted: int = 0
+    removed: int = 0
+
+    def __add__(self, other: IndexSyncResult) -> IndexSyncResult:
+        return IndexSyncResult(upserted=self.upserted + other.upserted, removed=self.removed + other.removed)
+
+
+def expert_index_sync(
+    *, experts: ExpertRepository, search: SearchIndex, response_cache: ResponseCache, expert_ids: Sequence[ExpertId]
+) -> IndexSyncResult:
+    """Make the index agree with the profiles as they are NOW: published ones indexed, others (or gone) removed.
+
+    Reads the current state instead of trusting the message that asked, so it is
+    idempotent, safe to re-run and order-independent: an older request running
+    late still writes the newest profile. Drops the cached search pages once the
+    index changed (a page cached between the commit and this write would be stale).
+    Raises PortError (the task retries).
+    """
+    result = IndexSyncResult()
+    for batch in _batches(list(dict.fromkeys(expert_ids)), SYNC_BATCH_SIZE):
+        result += _sync_batch(experts=experts, search=search, expert_ids=batch)
+    if result.upserted or result.removed:
+        response_cache.invalidate(SEARCH_PAGES)
+    return result
+
+
+def _sync_batch(*, experts: ExpertRepository, search: SearchIndex, expert_ids: list[ExpertId]) -> IndexSyncResult:
+    published = [p for p in experts.get_many(expert_ids) if p.status is ExpertStatus.PUBLISHED]
+    upserted = search.upsert_many(expert_document(p) for p in published) if published else 0
+    unlisted = set(expert_ids) - {p.id for p in published}
+    for expert_id in sorted(unlisted, key=str):
+        search.remove(expert_id)
+    return IndexSyncResult(upserted=upserted, removed=len(unlisted))
+
+
+def _batches(items: list[ExpertId], size: int) -> Iterator[list[ExpertId]]:
+    # search.batching.batched sits above this layer; itertools.batched needs Python 3.12.
+    iterator = iter(items)
+    while batch := list(islice(iterator, size)):
+        yield batch
+
+
+@dataclass(frozen=True, slots=True)
+class ReconcileReport:
+    """What a reconcile found and repaired; ``skipped`` says why nothing was compared."""
+
+    published: int = 0
+    indexed: int = 0
+    missing: int = 0  # published, not in the index
+    stale: int = 0  # in the index with another version
+    orphaned: int = 0  # in the index, not published (draft, suspended, deleted)
+    repaired: IndexSyncResult = IndexSyncResult()
+    skipped: str = ""
+
+    @property
+    def drift(self) -> int:
+        return self.missing + self.stale + self.orphaned
+
+
+def search_reconcile(
+    *, experts: ExpertRepository, search: SearchIndex, response_cache: ResponseCache
+) -> ReconcileReport:
+    """Compare what an external index holds with the published profiles and repair both directions.
+
+    Missing and stale documents are upserted, orphaned ones removed, all through
+    expert_index_sync, which rereads each drifted profile: a profile changed while
+    this runs is written as it is by then, never as this read it. A database-backed
+    index shares the profiles' transactions and cannot drift: it is left alone.
+    Raises PortError.
+    """
+    if not isinstance(search, ReconcilableIndex):
+        return ReconcileReport(
+            skipped=f"{type(search).__name__} commits and rolls back with the profiles: it cannot drift."
+        )
+    indexed = search.document_versions()
+    expected = {p.id: expert_document(p).version for p in experts.iter_published()}
+    missing = expected.keys() - indexed.keys()
+    stale = {i for i in expected.keys() & indexed.keys() if indexed[i] != expected[i]}
+    orphaned = indexed.keys() - expected.keys()
+    drifted = sorted(missing | stale | orphaned, key=str)
+    repaired = expert_index_sync(experts=experts, search=search, response_cache=response_cache, expert_ids=drifted)
+    return ReconcileReport(
+        published=len(expected),
+        indexed=len(indexed),
+        missing=len(missing),
+        stale=len(stale),
+        orphaned=len(orphaned),
+        repaired=repaired,
+    )

@@ -290,3 +290,55 @@ def test_replicas_without_a_shared_cache_are_warned_about(settings: Any) -> None
     settings.DATABASES = {"default": dict(POSTGRES_URL), "replica_0": dict(POSTGRES_URL)}
     assert "experthub.W005" in adapter_check_ids(settings, SEARCH_BACKEND="memory", REDIS_URL="")
     assert "experthub.W005" not in adapter_check_ids(settings, REDIS_URL="redis://127.0.0.1:6379/0")
+
+
+# --- search sync ---------------------------------------------------------------------------------
+
+
+def database_for(backend: str) -> dict[str, dict[str, Any]]:
+    """A default database the search backend works with (E002/E003 stay quiet)."""
+    return postgres() if backend == "postgres" else {"default": {"ENGINE": SQLITE, "NAME": "x", "OPTIONS": {}}}
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"])
+def test_task_sync_of_a_database_backed_index_is_refused(settings: Any, backend: str) -> None:
+    settings.DATABASES = database_for(backend)
+
+    messages = adapter_check_ids(settings, SEARCH_BACKEND=backend, SEARCH_SYNC="task")
+
+    assert messages == {"experthub.E030"}
+
+
+def test_inline_sync_of_elasticsearch_is_warned_about(settings: Any) -> None:
+    settings.DATABASES = database_for("sqlite")
+    assert adapter_check_ids(settings, SEARCH_BACKEND="elasticsearch", SEARCH_SYNC="inline") == {"experthub.W031"}
+    assert not next(m for m in checks.adapter_settings_check() if m.id == "experthub.W031").is_serious()
+
+
+@pytest.mark.parametrize(
+    ("backend", "sync"),
+    [("elasticsearch", "task"), ("memory", "task"), ("memory", "inline"), ("sqlite", "inline"), ("postgres", "inline")],
+)
+def test_workable_search_sync_choices_pass(settings: Any, backend: str, sync: str) -> None:
+    settings.DATABASES = database_for(backend)
+    assert adapter_check_ids(settings, SEARCH_BACKEND=backend, SEARCH_SYNC=sync) == set()
+
+
+def test_an_unknown_search_sync_is_refused(settings: Any) -> None:
+    assert "experthub.E001" in adapter_check_ids(settings, SEARCH_SYNC="outbox")
+
+
+def test_search_sync_defaults_to_tasks_for_elasticsearch_only() -> None:
+    import subprocess
+    import sys
+
+    def default_for(backend: str) -> str:
+        code = "from project import settings; print(settings.SEARCH_SYNC)"
+        env = {"PATH": "/usr/bin:/bin", "SEARCH_BACKEND": backend, "DJANGO_SETTINGS_MODULE": "project.settings"}
+        return subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True).stdout
+
+    assert {backend: default_for(backend).strip() for backend in ("elasticsearch", "sqlite", "memory")} == {
+        "elasticsearch": "task",
+        "sqlite": "inline",
+        "memory": "inline",
+    }

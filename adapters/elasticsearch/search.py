@@ -8,7 +8,9 @@ with nothing: an empty index takes the alias over, whatever the size.
 
 On first use the adapter checks the alias once and, if there is none, creates
 ``<alias>-initial`` behind it: a fixed name, so processes starting together
-create it once. Writes carry ``require_alias``: a write can never auto-create
+create it once; if there is one, it puts the fields added to the definition
+since (search.experts.ADDED_FIELDS: the document ``version``) onto it, which
+Elasticsearch allows in place. Writes carry ``require_alias``: a write can never auto-create
 a concrete index with a guessed mapping under the alias's name.
 
 Visibility: Elasticsearch shows a write to searches at its next refresh (every
@@ -17,8 +19,12 @@ default) returns once the write is searchable: the port's read-after-write
 promise (the contract suite checks it), and what the response cache needs,
 since it drops cached search pages when the transaction commits and a search
 answered from a not-yet-refreshed index would be cached stale. The price: a
-profile write takes up to a refresh interval longer, inside the caller's
-transaction (profile writes are rare and human-paced). False returns at once
+profile write takes up to a refresh interval longer (in the sync task with
+SEARCH_SYNC=task, the default for this backend; inside the caller's transaction
+with inline sync).
+
+``document_versions`` (ReconcilableIndex) pages through a point in time sorted by
+``_shard_doc``, fetching only ``_id`` and the ``version`` doc value. False returns at once
 (searchable within a second: for jobs that accept that); True forces a
 refresh per write (tiny segments under load: tools and experiments only).
 """
@@ -39,7 +45,14 @@ from domain.errors import PortError
 from domain.ids import ExpertId
 from domain.ports import Clock, Progress
 from domain.search import ExpertDocument, SearchQuery, SearchResult, SkillFacet
-from search.experts import SKILL_FACETS, expert_index, expert_index_document, expert_search
+from search.experts import (
+    SKILL_FACETS,
+    VERSION_FIELD,
+    expert_added_fields,
+    expert_index,
+    expert_index_document,
+    expert_search,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -52,10 +65,13 @@ MAINTENANCE_TIMEOUT_SECONDS = 120.0
 # Bulk documents the cluster pushes back (429: queue full) are retried this often, with backoff.
 BULK_RETRIES = 3
 FIRST_INDEX_SUFFIX = "initial"
+# Reconcile reads (id, version) pairs this many per page, from a point in time kept this long between pages.
+VERSIONS_PAGE_SIZE = 5_000
+POINT_IN_TIME_KEEP_ALIVE = "2m"
 
 
 class ElasticsearchSearchIndex:
-    """Implements SearchIndex (and RebuildableIndex) on an Elasticsearch alias."""
+    """Implements SearchIndex (and RebuildableIndex, ReconcilableIndex) on an Elasticsearch alias."""
 
     def __init__(
         self,
@@ -111,6 +127,45 @@ class ElasticsearchSearchIndex:
             response = expert_search(query).using(self._client).index(self._alias).execute()
         return _result(response)
 
+    def document_versions(self) -> dict[ExpertId, str]:
+        """Every document's id and stored version ("" if written without one), from one point in time."""
+        versions: dict[ExpertId, str] = {}
+        after: list[Any] | None = None
+        with self._calling():
+            self._ensure_alias()
+            pit = self._maintenance.open_point_in_time(index=self._alias, keep_alive=POINT_IN_TIME_KEEP_ALIVE)["id"]
+            try:
+                while True:
+                    response = self._versions_page(pit, after)
+                    pit = response.get("pit_id", pit)  # the id may change from one page to the next
+                    hits = response["hits"]["hits"]
+                    versions.update(map(_id_and_version, hits))
+                    if len(hits) < VERSIONS_PAGE_SIZE:
+                        return versions
+                    after = hits[-1]["sort"]
+            finally:
+                self._close_quietly(pit)
+
+    def _versions_page(self, pit: str, after: list[Any] | None) -> Any:
+        return self._maintenance.search(
+            pit={"id": pit, "keep_alive": POINT_IN_TIME_KEEP_ALIVE},
+            sort=[{"_shard_doc": "asc"}],  # the cheapest total order, for paging only
+            search_after=after,
+            size=VERSIONS_PAGE_SIZE,
+            source=False,
+            docvalue_fields=[VERSION_FIELD],
+            track_total_hits=False,
+        )
+
+    def _close_quietly(self, pit: str) -> None:
+        # The versions are read by then: a point in time left open only expires on its own.
+        try:
+            self._maintenance.close_point_in_time(id=pit)
+        except (ApiError, TransportError) as e:
+            logger.warning(
+                "Could not close an Elasticsearch point in time (it expires in %s): %s", POINT_IN_TIME_KEEP_ALIVE, e
+            )
+
     def rebuild(self, documents: Iterable[ExpertDocument], *, progress: Progress | None = None) -> int:
         """Load ``documents`` into a new index, then swap the alias onto it atomically; returns how many.
 
@@ -148,10 +203,13 @@ class ElasticsearchSearchIndex:
         return indexed
 
     def _ensure_alias(self) -> None:
-        """Create the first index behind the alias if there is none (checked once per process)."""
+        """Create the first index behind the alias if there is none, else add the added fields (once per process)."""
         if self._alias_checked:
             return
-        if not self._client.indices.exists_alias(name=self._alias):
+        if self._client.indices.exists_alias(name=self._alias):
+            # Idempotent; a changed (not added) field would fail here, and needs a rebuild.
+            self._client.indices.put_mapping(index=self._alias, properties=expert_added_fields())
+        else:
             self._create_first_index()
         self._alias_checked = True
 
@@ -214,6 +272,10 @@ def _result(response: Response[Any]) -> SearchResult:
             SkillFacet(skill=b["key"], count=b["doc_count"]) for b in body["aggregations"][SKILL_FACETS]["buckets"]
         ),
     )
+
+
+def _id_and_version(hit: dict[str, Any]) -> tuple[ExpertId, str]:
+    return ExpertId(uuid.UUID(hit["_id"])), hit.get("fields", {}).get(VERSION_FIELD, [""])[0]
 
 
 def _describe(error: Exception) -> str:

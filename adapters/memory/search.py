@@ -27,7 +27,11 @@ class _Hit:
 
 
 class InMemorySearchIndex:
-    """Implements SearchIndex with dicts; every search scans every document (fine for fakes)."""
+    """Implements SearchIndex (and ReconcilableIndex) with dicts; every search scans every document.
+
+    Reconcilable like an external index: the unit tests use it as the stand-in for
+    Elasticsearch behind after-commit sync tasks.
+    """
 
     def __init__(self) -> None:
         self._entries: dict[ExpertId, _Entry] = {}
@@ -53,6 +57,11 @@ class InMemorySearchIndex:
         """Drop every document."""
         with self._lock:
             self._entries.clear()
+
+    def document_versions(self) -> dict[ExpertId, str]:
+        """Every held document's version, by expert id."""
+        with self._lock:
+            return {expert_id: entry.document.version for expert_id, entry in self._entries.items()}
 
     def search(self, query: SearchQuery) -> SearchResult:
         """Match, filter, sort, page and facet, as the SearchIndex port describes."""

@@ -18,7 +18,7 @@ from adapters.orm.search import PostgresSearchIndex
 from domain.errors import PortError
 from domain.ids import ExpertId, new_id
 from domain.pagination import PageRequest
-from domain.ports import SearchIndex
+from domain.ports import ReconcilableIndex, SearchIndex
 from domain.search import FACET_LIMIT, ExpertDocument, SearchQuery, SearchResult, SearchSort, SkillFacet
 
 HOSTILE_TEXTS = [
@@ -487,7 +487,53 @@ class SearchIndexContract:
         assert find(index, text="python").total == 0
 
 
-class TestInMemorySearchIndex(SearchIndexContract):
+class ReconcilableIndexContract:
+    """For the indexes outside the database (ReconcilableIndex): what they hold, by id and version.
+
+    Subclasses provide ``index``, empty at the start of each test.
+    """
+
+    def test_an_empty_index_holds_nothing(self, index: Any) -> None:
+        assert index.document_versions() == {}
+
+    def test_each_document_is_held_with_its_version(self, index: Any) -> None:
+        single, *many = doc(), doc(headline="Python"), doc(rating_average=4.5, rating_count=2)
+        index.upsert(single)
+        index.upsert_many(many)
+
+        assert index.document_versions() == {d.expert_id: d.version for d in (single, *many)}
+
+    def test_a_replaced_document_has_the_new_version(self, index: Any) -> None:
+        old = doc(headline="Old headline")
+        new = doc(expert_id=old.expert_id, headline="New headline")
+        index.upsert(old)
+
+        index.upsert(new)
+
+        assert new.version != old.version
+        assert index.document_versions() == {old.expert_id: new.version}
+
+    def test_removed_and_cleared_documents_are_not_held(self, index: Any) -> None:
+        gone, kept = doc(), doc()
+        index.upsert_many([gone, kept])
+
+        index.remove(gone.expert_id)
+        assert index.document_versions() == {kept.expert_id: kept.version}
+
+        index.clear()
+        assert index.document_versions() == {}
+
+    def test_the_adapter_is_reconcilable(self, index: Any) -> None:
+        assert isinstance(index, ReconcilableIndex)
+
+
+def test_database_backed_indexes_are_not_reconcilable() -> None:
+    # They commit and roll back with the profiles: nothing to reconcile (docs/replicas-and-search.md).
+    assert not isinstance(SqliteSearchIndex(), ReconcilableIndex)
+    assert not isinstance(PostgresSearchIndex(), ReconcilableIndex)
+
+
+class TestInMemorySearchIndex(SearchIndexContract, ReconcilableIndexContract):
     @pytest.fixture
     def index(self) -> SearchIndex:
         return InMemorySearchIndex()
@@ -583,7 +629,7 @@ class LiveElasticsearch:
         return sorted(entry["name"] for entry in resolved["indices"])
 
 
-class TestElasticsearchSearchIndex(SearchIndexContract):
+class TestElasticsearchSearchIndex(SearchIndexContract, ReconcilableIndexContract):
     """Each test gets an alias of its own (and so indexes of its own), deleted afterwards."""
 
     @pytest.fixture
@@ -655,3 +701,25 @@ class TestElasticsearchSearchIndex(SearchIndexContract):
 
         assert find(index, text="python").total == 1
         assert live.client.indices.exists_alias(name=live.alias)
+
+    def test_document_versions_pages_through_every_document(self, index: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+        import adapters.elasticsearch.search
+
+        monkeypatch.setattr(adapters.elasticsearch.search, "VERSIONS_PAGE_SIZE", 2)
+        documents = [doc(headline=f"Expert {n}") for n in range(5)]
+        index.upsert_many(documents)
+
+        assert index.document_versions() == {d.expert_id: d.version for d in documents}
+
+    def test_an_index_made_before_versions_gets_the_field_on_first_use(self, live: LiveElasticsearch) -> None:
+        from adapters.elasticsearch.search import ElasticsearchSearchIndex
+        from search.experts import expert_index
+
+        old = expert_index(f"{live.alias}-old").to_dict()
+        del old["mappings"]["properties"]["version"]  # as every index made before reconciling existed
+        live.client.indices.create(index=f"{live.alias}-old", **old, aliases={live.alias: {}})
+        index = ElasticsearchSearchIndex(live.client, live.alias)
+
+        index.upsert(document := doc())  # strict mapping: refused if the field were still unknown
+
+        assert index.document_versions() == {document.expert_id: document.version}

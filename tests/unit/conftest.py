@@ -33,6 +33,7 @@ PORTS = {
 MEMORY_CONFIG = {
     "repository_backend": "memory",
     "search_backend": "memory",
+    "search_sync": "inline",
     "blob_backend": "memory",
     "events_backend": "memory",
     "blob_root": "",

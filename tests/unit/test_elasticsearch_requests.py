@@ -37,7 +37,7 @@ from adapters.memory.store import FixedClock
 from domain.errors import PortError
 from domain.ids import ExpertId
 from domain.pagination import PageRequest
-from domain.ports import RebuildableIndex
+from domain.ports import RebuildableIndex, ReconcilableIndex
 from domain.search import ExpertDocument, SearchQuery, SearchResult, SearchSort, SkillFacet
 from domain.users import Role
 from project.container import container
@@ -99,9 +99,12 @@ INDEX_DEFINITION = {
             "rating_average": {"type": "float"},
             "rating_count": {"type": "integer"},
             "published_at": {"type": "date"},
+            "version": {"type": "keyword", "index": False},
         },
     },
 }
+# Put onto an index that exists on first use: fields added to the definition since it was made.
+ADDED_FIELDS = {"properties": {"version": {"type": "keyword", "index": False}}}
 TIEBREAK = [
     {"rating_average": {"order": "desc", "missing": "_last"}},
     {"rating_count": {"order": "desc"}},
@@ -177,9 +180,11 @@ class FakeCluster:
         return FakeNode
 
     def sent(self) -> list[Request]:
-        """The requests after the adapter's one-off alias check, which must come first."""
-        check, *rest = self.requests
+        """The requests after the adapter's one-off alias check and field update, which must come first."""
+        check, added_fields, *rest = self.requests
         assert check.line == ("HEAD", f"/_alias/{ALIAS}")
+        assert added_fields.line == ("PUT", f"/{ALIAS}/_mapping")
+        assert added_fields.body == ADDED_FIELDS
         return rest
 
     def _answer(self, request: Request) -> tuple[int, Any]:
@@ -252,7 +257,7 @@ def document(expert_id: str = EXPERT_A, **overrides: Any) -> ExpertDocument:
 
 
 def stored(expert_id: str = EXPERT_A) -> dict[str, Any]:
-    """What the index stores for document(): the text fields as the shared analyser's words."""
+    """What the index stores for document(): the text fields as the shared analyser's words, and its version."""
     return {
         "expert_id": expert_id,
         "headline": "cafe owner in zurich",
@@ -264,6 +269,7 @@ def stored(expert_id: str = EXPERT_A) -> dict[str, Any]:
         "rating_average": 4.5,
         "rating_count": 3,
         "published_at": "2030-01-01T09:00:00+00:00",
+        "version": document(expert_id).version,
     }
 
 
@@ -332,7 +338,7 @@ def test_a_vanished_alias_is_looked_for_again(cluster: FakeCluster, index: Elast
         index.search(SearchQuery())
     index.search(SearchQuery())
 
-    assert [r.method for r in cluster.requests] == ["HEAD", "POST", "HEAD", "POST"]
+    assert [r.method for r in cluster.requests] == ["HEAD", "PUT", "POST", "HEAD", "PUT", "POST"]
 
 
 # --- writes ---------------------------------------------------------------------------------------
@@ -412,6 +418,113 @@ def test_remove_deletes_by_id_and_absence_is_no_error(cluster: FakeCluster, inde
     (request,) = cluster.sent()
     assert request.line == ("DELETE", f"/experts/_doc/{EXPERT_A}")
     assert request.params == {"refresh": "wait_for"}
+
+
+def test_an_existing_index_gets_the_fields_added_since_it_was_made_on_first_use(
+    cluster: FakeCluster, index: ElasticsearchSearchIndex
+) -> None:
+    index.upsert(document())
+
+    check, added_fields, write = cluster.requests
+    assert check.line == ("HEAD", f"/_alias/{ALIAS}")
+    assert added_fields.line == ("PUT", "/experts/_mapping")  # onto every index behind the alias
+    assert added_fields.body == ADDED_FIELDS
+    assert added_fields.timeout == TIMEOUT
+    assert write.body["version"] == document().version
+
+
+def test_a_field_the_live_index_refuses_is_a_port_error(cluster: FakeCluster, index: ElasticsearchSearchIndex) -> None:
+    cluster.on("PUT", "/experts/_mapping", error(400, "illegal_argument_exception"))
+
+    with pytest.raises(PortError):
+        index.upsert(document())
+
+
+# --- reading what the index holds, for the reconcile ------------------------------------------------
+
+
+def version_hit(expert_id: str, version: str | None, sort: int) -> dict[str, Any]:
+    hit: dict[str, Any] = {"_index": "experts-initial", "_id": expert_id, "_score": None, "sort": [sort]}
+    if version is not None:
+        hit["fields"] = {"version": [version]}
+    return hit
+
+
+def test_document_versions_pages_a_point_in_time_fetching_ids_and_versions_only(
+    cluster: FakeCluster, index: ElasticsearchSearchIndex, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("adapters.elasticsearch.search.VERSIONS_PAGE_SIZE", 2)
+    expert_c = "9d1e7c55-0c4e-4a11-8f1b-3a2b1c0d9e03"
+    cluster.on("POST", "/experts/_pit", (200, {"id": "pit-1"}))
+    cluster.on(
+        "POST",
+        "/_search",
+        (
+            200,
+            {"pit_id": "pit-2", "hits": {"hits": [version_hit(EXPERT_A, "v-a", 7), version_hit(EXPERT_B, "v-b", 9)]}},
+        ),
+        (200, {"pit_id": "pit-3", "hits": {"hits": [version_hit(expert_c, None, 12)]}}),  # written before versions
+    )
+
+    versions = index.document_versions()
+
+    assert versions == {ID_A: "v-a", ID_B: "v-b", ExpertId(uuid.UUID(expert_c)): ""}
+    opened, first, second, closed = cluster.sent()
+    assert opened.line == ("POST", "/experts/_pit")
+    assert opened.params == {"keep_alive": "2m"}
+    page = {
+        "pit": {"id": "pit-1", "keep_alive": "2m"},
+        "sort": [{"_shard_doc": "asc"}],
+        "size": 2,
+        "_source": False,
+        "docvalue_fields": ["version"],
+        "track_total_hits": False,
+    }
+    assert first.line == ("POST", "/_search")
+    assert first.body == page
+    assert second.body == {**page, "pit": {"id": "pit-2", "keep_alive": "2m"}, "search_after": [9]}
+    assert closed.line == ("DELETE", "/_pit")
+    assert closed.body == {"id": "pit-3"}
+    assert {r.timeout for r in (opened, first, second, closed)} == {MAINTENANCE_TIMEOUT}
+
+
+def test_document_versions_of_an_empty_index_reads_one_page(
+    cluster: FakeCluster, index: ElasticsearchSearchIndex
+) -> None:
+    cluster.on("POST", "/experts/_pit", (200, {"id": "pit-1"}))
+    cluster.on("POST", "/_search", (200, {"hits": {"hits": []}}))
+
+    assert index.document_versions() == {}
+    assert [r.line for r in cluster.sent()] == [("POST", "/experts/_pit"), ("POST", "/_search"), ("DELETE", "/_pit")]
+
+
+def test_a_failed_page_closes_the_point_in_time_and_is_a_port_error(
+    cluster: FakeCluster, index: ElasticsearchSearchIndex
+) -> None:
+    cluster.on("POST", "/experts/_pit", (200, {"id": "pit-1"}))
+    cluster.on("POST", "/_search", error(503, "search_phase_execution_exception"))
+
+    with pytest.raises(PortError):
+        index.document_versions()
+
+    assert cluster.requests[-1].line == ("DELETE", "/_pit")
+
+
+def test_a_point_in_time_left_open_is_logged_not_raised(
+    cluster: FakeCluster, index: ElasticsearchSearchIndex, caplog: pytest.LogCaptureFixture
+) -> None:
+    cluster.on("POST", "/experts/_pit", (200, {"id": "pit-1"}))
+    cluster.on("POST", "/_search", (200, {"hits": {"hits": [version_hit(EXPERT_A, "v-a", 1)]}}))
+    cluster.on("DELETE", "/_pit", error(503, "cluster_block_exception"))
+
+    with caplog.at_level(logging.WARNING):
+        assert index.document_versions() == {ID_A: "v-a"}
+
+    assert "point in time" in caplog.text
+
+
+def test_the_adapter_is_a_reconcilable_index(index: ElasticsearchSearchIndex) -> None:
+    assert isinstance(index, ReconcilableIndex)
 
 
 # --- searches ---------------------------------------------------------------------------------------
