@@ -15,7 +15,7 @@ from collections.abc import Callable
 from datetime import date, timedelta
 from typing import Any
 
-from dependency_injector.wiring import Provider, inject
+from dependency_injector.wiring import Provide, Provider, inject
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from domain.errors import DomainError, PortError
@@ -36,8 +36,8 @@ class Command(BaseCommand):
         self,
         *args: Any,
         report_send: Callable[..., Any] = Provider["report_send"],
-        clock: Clock = Provider["clock"],
-        schedule: ReportSchedule = Provider["report_schedule"],
+        clock: Clock = Provide["clock"],
+        schedule: ReportSchedule = Provide["report_schedule"],
         **options: Any,
     ) -> None:
         try:
