@@ -12,12 +12,16 @@ from __future__ import annotations
 import asyncio
 import email
 import email.policy
+import logging
 import threading
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 from typing import Any, Literal
 
 from tests.harness.servers import LOOPBACK, ServerUnavailable, free_port
+
+# aiosmtpd logs every SMTP line at INFO: that would bury a failing test's own output.
+logging.getLogger("mail.log").setLevel(logging.WARNING)
 
 # MAIL: before MAIL FROM is answered; RCPT: before RCPT TO is; DATA: the message is in,
 # not yet answered (or kept); QUIT: the message was accepted and kept, the client waits for 221.
