@@ -16,6 +16,7 @@ from uuid import UUID
 
 from celery import shared_task
 from dependency_injector.wiring import Provider, inject
+from django.conf import settings
 
 from domain import events as domain_events
 from domain.errors import PortError
@@ -31,9 +32,10 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 # Exponential backoff on transient failures (SMTP down, network): 1, 2, 4, ... s with
-# full jitter, capped at RETRY_BACKOFF_MAX, MAX_RETRIES times. The broker's visibility
-# timeout must stay above these (docs/celery.md; tests/unit/test_celery_config.py).
-RETRY_BACKOFF_MAX = 600
+# full jitter, capped at RETRY_BACKOFF_MAX (NOTIFY_RETRY_BACKOFF_MAX_SECONDS, 600 by
+# default), MAX_RETRIES times. The broker's visibility timeout must stay above these
+# (docs/celery.md; tests/unit/test_celery_config.py).
+RETRY_BACKOFF_MAX: int = settings.NOTIFY_RETRY_BACKOFF_MAX_SECONDS
 MAX_RETRIES = 8
 
 

@@ -298,6 +298,9 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_SOFT_TIME_LIMIT = env.int("CELERY_TASK_SOFT_TIME_LIMIT_SECONDS", default=60)
 CELERY_TASK_TIME_LIMIT = env.int("CELERY_TASK_TIME_LIMIT_SECONDS", default=90)
+# The notify task's longest wait between two retries (exponential backoff with full
+# jitter below this cap); the integration tests shorten it to keep an outage short.
+NOTIFY_RETRY_BACKOFF_MAX_SECONDS = env.int("NOTIFY_RETRY_BACKOFF_MAX_SECONDS", default=600)
 # No result backend: tasks are fire-and-forget side effects, nobody reads results.
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_IGNORE_RESULT = True

@@ -8,10 +8,11 @@ Idempotency: a durable record per key (SentEmail, unique on the key's sha256):
 
 1. claim: insert a ``sending`` row in its own short transaction (a savepoint when
    called inside one). The unique key decides between concurrent senders. An
-   existing ``sent`` row: already delivered, skip. A ``sending`` row younger than
-   the lease: another worker is sending, PortError (the task retries later). Older
-   than the lease: its sender died mid-send; take it over (compare-and-swap on
-   ``claimed_at``) and send.
+   existing ``sent`` row: already delivered, skip. A ``sending`` row whose sender is
+   gone — older than the lease, or claimed by a process of this host that no longer
+   exists (a worker child killed mid-send, then the message redelivered here) — is
+   taken over (compare-and-swap on ``claimed_at``) and sent. Any other ``sending``
+   row: another worker is sending, PortError (the task retries later).
 2. send, with a Message-ID derived from the key hash: a receiving system that sees
    the same message twice (the windows below) can tell it is one message.
 3. mark ``sent``.
@@ -28,7 +29,9 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
 import smtplib
+import socket
 from datetime import datetime, timedelta
 from email.mime.base import MIMEBase
 from email.mime.image import MIMEImage
@@ -104,6 +107,7 @@ class DjangoMailer:
                     recipient=message.to[:254],
                     subject=message.subject[:255],
                     claimed_at=now,
+                    claimed_by=_sender(),
                 )
             return now
         except Conflict:
@@ -114,14 +118,16 @@ class DjangoMailer:
         row = SentEmail.objects.filter(key_hash=key_hash).first()
         if row is not None and row.status == SENT:
             return None
-        if row is None or row.claimed_at > now - self._lease:
+        if row is None or (row.claimed_at > now - self._lease and not sender_is_gone(row.claimed_by)):
             # Being sent (or just released by a failed send): the retry decides.
             raise PortError("Another worker is sending this email; try again later.")
         # Compare-and-swap: of two workers taking over the same dead claim, one wins.
         stale = SentEmail.objects.filter(key_hash=key_hash, status=SENDING, claimed_at=row.claimed_at)
-        if not stale.update(claimed_at=now):
+        if not stale.update(claimed_at=now, claimed_by=_sender()):
             raise PortError("Another worker took over this email; try again later.")
-        logger.warning("Taking over the email claimed at %s (its sender died?): %s", row.claimed_at, key_hash)
+        logger.warning(
+            "Taking over the email %s claimed at %s by %s: its sender died", key_hash, row.claimed_at, row.claimed_by
+        )
         return now
 
     def _mark_sent(self, key_hash: str, claimed_at: datetime) -> None:
@@ -136,6 +142,31 @@ class DjangoMailer:
             return
         if not marked:
             logger.warning("Sent an email whose claim was taken over (a send longer than the lease): %s", key_hash)
+
+
+# Who holds a claim: this host and process. A claim of this host whose process is gone
+# was left by a sender that died mid-send (a killed worker child): no need to wait out
+# the lease. Another host's claim is judged by the lease alone.
+HOST = socket.gethostname()
+
+
+def _sender() -> str:
+    # Per call: a forked worker child has a pid of its own.
+    return f"{HOST}:{os.getpid()}"
+
+
+def sender_is_gone(claimed_by: str) -> bool:
+    """True when ``claimed_by`` names a process of this host that no longer exists."""
+    host, _, pid = claimed_by.rpartition(":")
+    if host != HOST or not pid.isdigit():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False  # it exists, under another user
+    return False
 
 
 def _release(key_hash: str, claimed_at: datetime) -> None:

@@ -238,6 +238,8 @@ class SentEmail(models.Model):
     recipient = models.CharField(max_length=254)
     subject = models.CharField(max_length=255)
     claimed_at = models.DateTimeField()
+    # "<host>:<pid>" of the process holding the claim (adapters/django_mail: a dead sender's claim).
+    claimed_by = models.CharField(max_length=128, blank=True)
     sent_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:

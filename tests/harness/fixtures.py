@@ -8,6 +8,13 @@ from typing import TypeVar
 import pytest
 
 from tests.harness.servers import MotoServer, PostgresServer, RedisServer, ServerUnavailable, servers_required
+from tests.harness.smtp import SmtpSink
+from tests.harness.worker import WorkerRedis
+
+# Databases of the session's redis-server for the real Celery workers of tests/integration;
+# the xdist workers' test caches take 1, 2, ... (tests/settings.py) on the stack's own server.
+WORKER_BROKER_DB = 15
+WORKER_CACHE_DB = 14
 
 S = TypeVar("S")
 
@@ -59,3 +66,18 @@ def postgres_with_replica(postgres_server: PostgresServer) -> Iterator[tuple[Pos
     replica = started(postgres_server.replica)
     yield postgres_server, replica
     replica.destroy()
+
+
+@pytest.fixture
+def smtp_sink() -> Iterator[SmtpSink]:
+    """An SMTP server on loopback that keeps what it receives (tests/harness/smtp.py), for one test:
+    tests stop and restart it, and hold sessions."""
+    sink = started(lambda: SmtpSink().start())
+    yield sink
+    sink.stop()
+
+
+@pytest.fixture
+def worker_redis(redis_server: RedisServer) -> WorkerRedis:
+    """An emptied broker database and cache database for a real Celery worker (tests/harness/worker.py)."""
+    return WorkerRedis.emptied(redis_server.url, broker_db=WORKER_BROKER_DB, cache_db=WORKER_CACHE_DB)

@@ -10,7 +10,6 @@ configured blob store (a folder here, S3 in the stack run).
 
 from __future__ import annotations
 
-import os
 import re
 import signal
 import subprocess
@@ -26,11 +25,11 @@ from celery import Celery
 
 from adapters.orm.models import ReportRunRow
 from tests.harness.servers import RedisServer, ServerUnavailable, wait_until
-from tests.integration.test_celery_worker import ROOT, database_url
+from tests.harness.worker import ROOT, CeleryWorker, worker_environment
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
-BROKER_DB = 14  # no other test uses it (test_celery_worker takes 15, the xdist caches 1, 2, ...)
+BROKER_DB = 13  # no other test uses it (the worker tests take 14 and 15, the xdist caches 1, 2, ...)
 OPS = "ops-team@example.com"
 TO_OPS = re.compile(rf"^To: {re.escape(OPS)}$", re.MULTILINE)
 
@@ -46,35 +45,29 @@ def broker_url(redis_server: RedisServer) -> str:
 def environment(broker_url: str, tmp_path: Path) -> dict[str, str]:
     """Production settings, the live test database, the report due at once (send time 00:00)."""
     (tmp_path / "mail").mkdir()
-    return {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "project.settings",
-        "DATABASE_URL": database_url(),
-        "DATABASE_POOL": "none",
-        "CELERY_BROKER_URL": broker_url,
-        "CELERY_BEAT_KEY_PREFIX": f"test-beat-{uuid.uuid4().hex[:8]}",
-        "REDIS_URL": "",
-        "EMAIL_URL": f"filemail:///{tmp_path / 'mail'}",
-        "VAR_DIR": str(tmp_path / "var"),
-        "BLOB_ROOT": str(tmp_path / "blobs"),
-        "OPS_REPORT_EMAILS": OPS,
-        "OPS_REPORT_TIME_ZONE": "UTC",
-        "OPS_REPORT_SEND_AT": "00:00",
-        "OPS_REPORT_CHECK_SECONDS": "1",
-    }
+    return worker_environment(
+        broker_url=broker_url,
+        email_url=f"filemail:///{tmp_path / 'mail'}",  # django-environ drops one slash: keep the path absolute
+        var_dir=tmp_path / "var",
+        CELERY_BEAT_KEY_PREFIX=f"test-beat-{uuid.uuid4().hex[:8]}",
+        BLOB_ROOT=str(tmp_path / "blobs"),
+        OPS_REPORT_EMAILS=OPS,
+        OPS_REPORT_TIME_ZONE="UTC",
+        OPS_REPORT_SEND_AT="00:00",
+        OPS_REPORT_CHECK_SECONDS="1",
+    )
 
 
 @contextmanager
-def celery(
-    name: str, arguments: list[str], environment: dict[str, str], log: Path
-) -> Iterator[subprocess.Popen[bytes]]:
-    command = [sys.executable, "-m", "celery", "-A", "project", name, "--loglevel=INFO", *arguments]
+def beat(environment: dict[str, str], log: Path) -> Iterator[subprocess.Popen[bytes]]:
+    """`celery beat` as the Procfile starts it."""
+    command = [sys.executable, "-m", "celery", "-A", "project", "beat", "--loglevel=INFO"]
     with log.open("wb") as output:
         process = subprocess.Popen(command, cwd=ROOT, env=environment, stdout=output, stderr=subprocess.STDOUT)
         try:
             yield process
         finally:
-            process.send_signal(signal.SIGTERM)  # beat releases its lock; the worker finishes its task
+            process.send_signal(signal.SIGTERM)  # beat releases its lock
             try:
                 process.wait(timeout=30)
             except subprocess.TimeoutExpired:
@@ -82,7 +75,14 @@ def celery(
                 process.wait()
 
 
-WORKER = ["--concurrency=2", "--without-gossip", "--without-mingle", "--without-heartbeat"]
+@contextmanager
+def worker(environment: dict[str, str], log: Path) -> Iterator[CeleryWorker]:
+    """A prefork worker with two processes, so two report tasks can run side by side."""
+    running = CeleryWorker(environment, log, concurrency=2).start()
+    try:
+        yield running
+    finally:
+        running.stop()
 
 
 def report_subjects(mail_dir: Path) -> list[str]:
@@ -98,16 +98,16 @@ def test_two_beats_for_the_same_day_deliver_exactly_one_report(environment: dict
     mail_dir = tmp_path / "mail"
     first_log, second_log, worker_log = tmp_path / "beat-1.log", tmp_path / "beat-2.log", tmp_path / "worker.log"
     with ExitStack() as running:
-        worker = running.enter_context(celery("worker", WORKER, environment, worker_log))
-        beats = [running.enter_context(celery("beat", [], environment, log)) for log in (first_log, second_log)]
+        workers = running.enter_context(worker(environment, worker_log))
+        beats = [running.enter_context(beat(environment, log)) for log in (first_log, second_log)]
         try:
             wait_until(lambda: bool(report_subjects(mail_dir)), timeout=90, what="the daily report email")
             # Several more check intervals: a second report would have been sent by now.
             wait_until(lambda: _checks_logged(worker_log) >= 5, timeout=60, what="five more report checks")
         except ServerUnavailable:
             pytest.fail(f"no report:\n{logs(first_log, second_log, worker_log)}")
-        assert worker.poll() is None, logs(worker_log)
-        assert all(beat.poll() is None for beat in beats), logs(first_log, second_log)
+        assert workers.running(), logs(worker_log)
+        assert all(process.poll() is None for process in beats), logs(first_log, second_log)
 
     assert len(report_subjects(mail_dir)) == 1, logs(first_log, second_log, worker_log)
     lock_holders = [log for log in (first_log, second_log) if "beat: Acquired lock" in log.read_text()]
@@ -122,14 +122,14 @@ def test_without_the_lock_the_database_still_lets_one_report_through(
     mail_dir = tmp_path / "mail"
     worker_log = tmp_path / "worker.log"
     producer = Celery("producer", broker=broker_url, set_as_current=False)
-    with celery("worker", WORKER, environment, worker_log) as worker:
+    with worker(environment, worker_log) as workers:
         for _ in range(8):
             producer.send_task("api.tasks.report_daily")
         try:
             wait_until(lambda: _checks_logged(worker_log) >= 8, timeout=90, what="eight report tasks done")
         except ServerUnavailable:
             pytest.fail(f"the tasks did not all run:\n{logs(worker_log)}")
-        assert worker.poll() is None, logs(worker_log)
+        assert workers.running(), logs(worker_log)
 
     assert len(report_subjects(mail_dir)) == 1, logs(worker_log)
     assert ReportRunRow.objects.count() == 1

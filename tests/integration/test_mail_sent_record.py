@@ -7,7 +7,10 @@ SQLite file otherwise). The shared Mailer contract: tests/contract/test_mailer.p
 from __future__ import annotations
 
 import hashlib
+import os
 import smtplib
+import subprocess
+import sys
 import threading
 from datetime import timedelta
 from typing import Any
@@ -17,7 +20,7 @@ from django.core import mail
 from django.db import connection, transaction
 from django.utils import timezone
 
-from adapters.django_mail.mailer import DjangoMailer
+from adapters.django_mail.mailer import HOST, DjangoMailer
 from adapters.orm.models import SentEmail, User
 from domain.errors import PortError
 from tests.contract.test_mailer import FlakyBackend, message
@@ -29,15 +32,23 @@ def key_hash(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()
 
 
-def claim(key: str, *, age: timedelta) -> SentEmail:
-    """A ``sending`` row as another worker leaves it, claimed ``age`` ago."""
+def claim(key: str, *, age: timedelta, by: str = "another-host:4242") -> SentEmail:
+    """A ``sending`` row as another worker leaves it, claimed ``age`` ago by ``by`` (host:pid)."""
     return SentEmail.objects.create(
         key_hash=key_hash(key),
         status="sending",
         recipient="x@example.com",
         subject="s",
         claimed_at=timezone.now() - age,
+        claimed_by=by,
     )
+
+
+def dead_pid() -> int:
+    """The pid of a process of this host that has exited."""
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait()
+    return child.pid
 
 
 @pytest.fixture
@@ -72,6 +83,22 @@ class TestTheSentRecord:
 
         assert mail.outbox == []
         assert SentEmail.objects.get().claimed_at == held.claimed_at  # still theirs
+
+    def test_a_fresh_claim_of_a_dead_process_of_this_host_is_taken_over_at_once(self, mailer: DjangoMailer) -> None:
+        """A worker child killed mid-send, its message redelivered to a new child of the same host."""
+        claim("k1", age=timedelta(seconds=1), by=f"{HOST}:{dead_pid()}")
+
+        mailer.send(message("k1"))
+
+        assert len(mail.outbox) == 1
+        assert SentEmail.objects.get().claimed_by == f"{HOST}:{os.getpid()}"
+
+    def test_a_fresh_claim_of_a_live_process_of_this_host_is_left_alone(self, mailer: DjangoMailer) -> None:
+        claim("k1", age=timedelta(seconds=1), by=f"{HOST}:{os.getppid()}")
+
+        with pytest.raises(PortError, match="Another worker"):
+            mailer.send(message("k1"))
+        assert mail.outbox == []
 
     def test_a_claim_older_than_the_lease_is_taken_over_and_sent_once(self, mailer: DjangoMailer) -> None:
         dead = claim("k1", age=LEASE + timedelta(seconds=5))

@@ -32,6 +32,7 @@ class Migration(migrations.Migration):
                 ("recipient", models.CharField(max_length=254)),
                 ("subject", models.CharField(max_length=255)),
                 ("claimed_at", models.DateTimeField()),
+                ("claimed_by", models.CharField(blank=True, max_length=128)),
                 ("sent_at", models.DateTimeField(blank=True, null=True)),
             ],
             options={
