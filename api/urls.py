@@ -6,7 +6,7 @@ from django.urls import path
 
 from api.auth import LoginApi, RefreshApi
 from api.routing import route
-from api.views import accounts, avatars, bookings, experts, reviews
+from api.views import accounts, avatars, bookings, experts, reviews, version
 
 EXPERT = "experts/<uuid:expert_id>/"
 BOOKING = "bookings/<uuid:booking_id>/"
@@ -33,4 +33,5 @@ urlpatterns = [
     path(f"{BOOKING}cancel/", bookings.BookingCancelApi.as_view(), name="booking-cancel"),
     path(f"{BOOKING}complete/", bookings.BookingCompleteApi.as_view(), name="booking-complete"),
     path(f"{BOOKING}review/", reviews.ReviewCreateApi.as_view(), name="booking-review"),
+    path("version/", version.VersionApi.as_view(), name="version"),
 ]

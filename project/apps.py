@@ -15,3 +15,6 @@ class ProjectConfig(AppConfig):
 
         configure(container)
         container.wire(packages=["api"])
+        from project import metrics
+
+        metrics.install()

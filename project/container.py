@@ -152,10 +152,14 @@ class Container(containers.DeclarativeContainer):
     )
     response_cache = providers.Selector(
         config.response_cache_backend,
+        # Counted (hits, misses, writes, invalidations) for /metrics.
         django=providers.Singleton(
-            lazy("adapters.django_cache.responses:DjangoResponseCache"),
-            version=config.app_version,
-            timeout=config.response_cache_seconds,
+            lazy("project.metrics:MeteredResponseCache"),
+            providers.Singleton(
+                lazy("adapters.django_cache.responses:DjangoResponseCache"),
+                version=config.app_version,
+                timeout=config.response_cache_seconds,
+            ),
         ),
         memory=providers.Singleton(lazy("adapters.memory.cache:InMemoryResponseCache")),
     )
@@ -333,7 +337,7 @@ def settings_config() -> dict[str, Any]:
         "response_cache_backend": "django",
         "mailer_backend": "django",
         "response_cache_seconds": settings.RESPONSE_CACHE_SECONDS,
-        "app_version": settings.APP_VERSION,
+        "app_version": settings.CACHE_KEY_VERSION,
         "redis": {
             "url": settings.REDIS_URL,
             "socket_timeout": settings.REDIS_SOCKET_TIMEOUT_SECONDS,

@@ -74,6 +74,9 @@ class InMemoryBlobStore:
                 raise BlobRefused(REFUSED_TOO_LARGE, f"The file is larger than {ticket.max_bytes} bytes.")
             self._blobs[key] = _Blob(data=bytes(data), content_type=content_type)
 
+    def ping(self) -> None:
+        """Always ready: the objects are in this process's memory."""
+
     def head(self, key: str) -> BlobInfo | None:
         """Size and content type of the stored object, or None if absent."""
         blob = self._blobs.get(blob_key_check(key))

@@ -54,6 +54,9 @@ class InMemorySearchIndex:
         with self._lock:
             self._entries.clear()
 
+    def ping(self) -> None:
+        """Always ready: the index is this process's memory."""
+
     def search(self, query: SearchQuery) -> SearchResult:
         """Match, filter, sort, page and facet, as the SearchIndex port describes."""
         terms = query_terms(query.text)

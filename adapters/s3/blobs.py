@@ -63,6 +63,11 @@ class S3BlobStore:
             content_types=types,
         )
 
+    def ping(self) -> None:
+        """HEAD Bucket: the server answers, the bucket exists and these credentials may use it."""
+        with _port_errors("reach the bucket"):
+            self._client.head_bucket(Bucket=self._bucket)
+
     def head(self, key: str) -> BlobInfo | None:
         """Size and content type from HEAD Object; None on 404."""
         blob_key_check(key)
