@@ -91,7 +91,9 @@ CELERY_TASKS = Counter(
 )
 CELERY_DURATION = Histogram("celery_task_duration_seconds", "Time a Celery task run took, by task name.", ["task"])
 PROCESSES = Gauge(
-    "app_processes", "Live processes of the app (gunicorn workers, Celery processes).", multiprocess_mode="livesum"
+    "app_processes",
+    "Live processes serving the app: gunicorn workers, Celery worker processes (the main one and its pool).",
+    multiprocess_mode="livesum",
 )
 APP_INFO = Gauge(
     "app_info", "Always 1; the labels say which release runs.", ["version", "git_sha"], multiprocess_mode="livemax"
@@ -105,7 +107,12 @@ UNMATCHED = "<unmatched>"
 
 
 def mark_process_started() -> None:
-    """This process counts as live in app_processes and app_info (again after a fork)."""
+    """This process counts as live in app_processes and app_info (again after a fork).
+
+    Called where a process starts serving (the WSGI handler loading its middleware,
+    a Celery worker starting), never on import: a management command or beat that
+    exits without being marked dead must not stay counted as live.
+    """
     PROCESSES.set(1)
     APP_INFO.labels(version=__version__, git_sha=settings.GIT_SHA).set(1)
 
@@ -118,6 +125,7 @@ class RequestMetricsMiddleware:
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponseBase]) -> None:
         self.get_response = get_response
+        mark_process_started()  # once per process: when the WSGI handler loads
 
     def __call__(self, request: HttpRequest) -> HttpResponseBase:
         started = time.perf_counter()
@@ -238,13 +246,31 @@ def _outcome_counter(outcome: str) -> Callable[..., None]:
     return count
 
 
+def _on_worker_init(**kwargs: Any) -> None:
+    """The Celery worker's main process, before its pool forks: a fresh start for its directory."""
+    if settings.PROMETHEUS_MULTIPROC_DIR:
+        own = f"_{os.getpid()}.db"
+        for path in glob.glob(os.path.join(settings.PROMETHEUS_MULTIPROC_DIR, "*.db")):
+            if not path.endswith(own):
+                os.remove(path)  # a previous run's processes: their totals restart, as Prometheus expects
+    mark_process_started()
+
+
 def _on_worker_process_init(**kwargs: Any) -> None:
     mark_process_started()  # a pool process forked from the worker: live under its own pid
 
 
 def _on_worker_process_shutdown(pid: int | None = None, **kwargs: Any) -> None:
+    _mark_dead(pid or os.getpid())
+
+
+def _on_worker_shutdown(**kwargs: Any) -> None:
+    _mark_dead(os.getpid())
+
+
+def _mark_dead(pid: int) -> None:
     if settings.PROMETHEUS_MULTIPROC_DIR:
-        mark_process_dead(pid or os.getpid(), settings.PROMETHEUS_MULTIPROC_DIR)
+        mark_process_dead(pid, settings.PROMETHEUS_MULTIPROC_DIR)
 
 
 def install() -> None:
@@ -260,11 +286,13 @@ def install() -> None:
         ("retry", signals.task_retry),
     ):
         signal.connect(_outcome_counter(outcome), weak=False, dispatch_uid=f"experthub.metrics.{outcome}")
-    signals.worker_process_init.connect(_on_worker_process_init, weak=False, dispatch_uid="experthub.metrics.init")
-    signals.worker_process_shutdown.connect(
-        _on_worker_process_shutdown, weak=False, dispatch_uid="experthub.metrics.shutdown"
-    )
-    mark_process_started()
+    for signal, handler in (
+        (signals.worker_init, _on_worker_init),
+        (signals.worker_process_init, _on_worker_process_init),
+        (signals.worker_process_shutdown, _on_worker_process_shutdown),
+        (signals.worker_shutdown, _on_worker_shutdown),
+    ):
+        signal.connect(handler, weak=False, dispatch_uid=f"experthub.metrics.{handler.__name__}")
 
 
 # --- GET /metrics --------------------------------------------------------------------------------

@@ -186,6 +186,8 @@ METRICS_ALLOWED_IPS = env.list("METRICS_ALLOWED_IPS", default=["127.0.0.1", "::1
 # prometheus_client's own variable (read by the library when imported): set by the process
 # manager (gunicorn.conf.py defaults it for the web). Read here to know the mode.
 PROMETHEUS_MULTIPROC_DIR = env.str("PROMETHEUS_MULTIPROC_DIR", default="")
+if PROMETHEUS_MULTIPROC_DIR:
+    Path(PROMETHEUS_MULTIPROC_DIR).mkdir(parents=True, exist_ok=True)  # prometheus_client fails without it
 # Other processes' metric directories on this host that /metrics adds in (the Celery worker's).
 METRICS_EXTRA_DIRS = env.list("METRICS_EXTRA_DIRS", default=[])
 

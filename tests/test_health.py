@@ -194,3 +194,14 @@ def test_errors_never_show_passwords(error: Exception, described: str) -> None:
     assert described not in text
     assert text.startswith(type(error).__name__ + ": ")
     assert "***@" in text
+
+
+def test_a_failing_probe_logs_one_warning_not_a_server_error(
+    client: Client, failing_search: None, caplog: pytest.LogCaptureFixture
+) -> None:
+    client.get("/readyz")
+
+    warnings = [r for r in caplog.records if r.name == "project.health"]
+    assert [r.levelname for r in warnings] == ["WARNING"]
+    assert "search (PortError: The search index is unavailable.)" in warnings[0].getMessage()
+    assert not [r for r in caplog.records if r.name == "django.request"]

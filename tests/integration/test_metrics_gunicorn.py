@@ -47,6 +47,10 @@ def gunicorn(var_dir: Path) -> Iterator[tuple[subprocess.Popen[str], int]]:
         "VAR_DIR": str(var_dir),  # its own SQLite database, and the default metrics directory under it
         "DATABASE_URL": f"sqlite:///{var_dir / 'web.sqlite3'}",
         "REDIS_URL": "",
+        # The embedded adapters, whatever a stack run (python -m tests.harness) put in the environment.
+        "SEARCH_BACKEND": "sqlite",
+        "BLOB_BACKEND": "local",
+        "VIEW_COUNTER_BACKEND": "orm",
         "WEB_CONCURRENCY": str(WORKERS),
         "PORT": str(port),
         "WEB_HOST": LOOPBACK,
