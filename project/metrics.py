@@ -24,9 +24,11 @@ loopback). nginx also denies /metrics to the public.
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import hmac
 import os
+import struct
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
@@ -104,6 +106,7 @@ SQL_OPERATIONS = frozenset(
     {"select", "insert", "update", "delete", "with", "begin", "commit", "rollback", "savepoint", "release", "set"}
 )
 UNMATCHED = "<unmatched>"
+READ_ATTEMPTS = 3
 
 
 def mark_process_started() -> None:
@@ -305,8 +308,23 @@ class MultiProcessFiles:
         self._directories = [d for d in directories if d]
 
     def collect(self) -> Iterator[Metric]:
-        files = [path for directory in self._directories for path in glob.glob(os.path.join(directory, "*.db"))]
-        return iter(MultiProcessCollector.merge(files, accumulate=True))
+        for attempt in range(READ_ATTEMPTS):
+            try:
+                return iter(MultiProcessCollector.merge(self._files(), accumulate=True))
+            except (struct.error, FileNotFoundError):
+                # A process created (empty until it sizes it) or removed a file between the listing and the read.
+                if attempt == READ_ATTEMPTS - 1:
+                    raise
+        raise AssertionError("unreachable")
+
+    def _files(self) -> list[str]:
+        files = []
+        for directory in self._directories:
+            for path in glob.glob(os.path.join(directory, "*.db")):
+                with contextlib.suppress(FileNotFoundError):
+                    if os.path.getsize(path) > 0:  # 0: its process is creating it, nothing is in it yet
+                        files.append(path)
+        return files
 
 
 def scrape_registry() -> CollectorRegistry:

@@ -223,3 +223,9 @@ def test_the_scrape_adds_up_every_process_of_every_directory(tmp_path: Path) -> 
     }
 
     assert samples[("jobs_total", "x")] == 7
+
+
+def test_a_file_being_created_by_a_starting_process_is_skipped(tmp_path: Path) -> None:
+    (tmp_path / "counter_4242.db").touch()  # created, not yet sized: prometheus_client's window
+
+    assert list(MultiProcessFiles([str(tmp_path)]).collect()) == []
