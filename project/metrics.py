@@ -252,11 +252,27 @@ def _outcome_counter(outcome: str) -> Callable[..., None]:
 def _on_worker_init(**kwargs: Any) -> None:
     """The Celery worker's main process, before its pool forks: a fresh start for its directory."""
     if settings.PROMETHEUS_MULTIPROC_DIR:
-        own = f"_{os.getpid()}.db"
-        for path in glob.glob(os.path.join(settings.PROMETHEUS_MULTIPROC_DIR, "*.db")):
-            if not path.endswith(own):
-                os.remove(path)  # a previous run's processes: their totals restart, as Prometheus expects
+        remove_files_of_dead_processes(settings.PROMETHEUS_MULTIPROC_DIR)
     mark_process_started()
+
+
+def remove_files_of_dead_processes(directory: str) -> None:
+    """A previous run's files (their totals restart, as Prometheus expects); a running process's stay."""
+    for path in glob.glob(os.path.join(directory, "*.db")):
+        pid = os.path.basename(path)[: -len(".db")].rsplit("_", 1)[-1]
+        if pid.isdigit() and not _alive(int(pid)):
+            with contextlib.suppress(FileNotFoundError):
+                os.remove(path)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # someone else's process
+    return True
 
 
 def _on_worker_process_init(**kwargs: Any) -> None:

@@ -17,6 +17,9 @@ will), else from the session's ``_auth_user_id`` (the session lookup every
 DRF request with a session cookie makes anyway, done first, on the primary).
 
 Without replicas the middleware removes itself (MiddlewareNotUsed).
+
+Also here, first in MIDDLEWARE: AppVersionMiddleware (the X-App-Version header) and
+ProjectEndpointsMiddleware (/healthz, /readyz, /metrics; docs/operations.md).
 """
 
 from __future__ import annotations

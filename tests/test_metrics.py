@@ -18,7 +18,7 @@ from django.test import Client
 from prometheus_client import REGISTRY
 
 from adapters.memory.cache import InMemoryResponseCache
-from project.metrics import MeteredResponseCache, MultiProcessFiles, sql_operation
+from project.metrics import MeteredResponseCache, MultiProcessFiles, remove_files_of_dead_processes, sql_operation
 
 pytestmark = pytest.mark.django_db
 
@@ -229,3 +229,14 @@ def test_a_file_being_created_by_a_starting_process_is_skipped(tmp_path: Path) -
     (tmp_path / "counter_4242.db").touch()  # created, not yet sized: prometheus_client's window
 
     assert list(MultiProcessFiles([str(tmp_path)]).collect()) == []
+
+
+def test_a_starting_worker_removes_the_files_of_dead_processes_only(tmp_path: Path) -> None:
+    finished = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    dead, alive = int(finished.stdout), os.getpid()
+    for name in (f"counter_{dead}.db", f"gauge_livesum_{dead}.db", f"counter_{alive}.db", "notes.txt"):
+        (tmp_path / name).write_bytes(b"x")
+
+    remove_files_of_dead_processes(str(tmp_path))
+
+    assert sorted(p.name for p in tmp_path.iterdir()) == [f"counter_{alive}.db", "notes.txt"]
