@@ -58,3 +58,28 @@ def post_worker_init(worker):
     from project.checks import fail_on_errors
 
     fail_on_errors()
+
+
+# --- Prometheus multiprocess mode (project/metrics.py, docs/operations.md) ----------------------
+
+
+def on_starting(server):
+    # Every worker writes its metric samples to files here and /metrics adds them up,
+    # so each scrape sees the same totals. Set before any worker is forked (workers
+    # inherit it; prometheus_client reads it when first imported), and emptied so a
+    # previous run's processes do not count. Only *.db files are removed.
+    import glob
+
+    default = os.path.join(os.environ.get("VAR_DIR", os.path.join(os.path.dirname(__file__), "var")), "metrics", "web")
+    directory = os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", default)
+    os.makedirs(directory, exist_ok=True)
+    for path in glob.glob(os.path.join(directory, "*.db")):
+        os.remove(path)
+
+
+def child_exit(server, worker):
+    # A dead worker's live gauges (requests in progress, live processes) must stop
+    # counting; its counters and histograms stay, as totals must.
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)

@@ -6,7 +6,7 @@ from django.urls import path
 
 from api.auth import LoginApi, RefreshApi
 from api.routing import route
-from api.views import accounts, avatars, bookings, experts, reports, reviews
+from api.views import accounts, avatars, bookings, experts, reports, reviews, version
 
 EXPERT = "experts/<uuid:expert_id>/"
 BOOKING = "bookings/<uuid:booking_id>/"
@@ -35,4 +35,5 @@ urlpatterns = [
     path(f"{BOOKING}review/", reviews.ReviewCreateApi.as_view(), name="booking-review"),
     path("reports/", reports.ReportListApi.as_view(), name="reports"),
     path("reports/<str:day>/", reports.ReportDetailApi.as_view(), name="report"),
+    path("version/", version.VersionApi.as_view(), name="version"),
 ]

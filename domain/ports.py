@@ -188,6 +188,13 @@ class SearchIndex(Protocol):
         """
         ...
 
+    def ping(self) -> None:
+        """Return once the index can answer searches: its store is reachable and its
+        tables or indexes exist. For readiness probes (/readyz): cheap, reads no
+        documents, writes nothing that a search could see. Raises PortError.
+        """
+        ...
+
 
 # Called with how many more documents were indexed (tqdm's ``update`` fits).
 Progress = Callable[[int], object]
@@ -258,6 +265,13 @@ class BlobStore(Protocol):
 
     def delete(self, key: str) -> None:
         """Remove the object. No error if it is absent."""
+        ...
+
+    def ping(self) -> None:
+        """Return once the store can take uploads: its storage is reachable and usable
+        with these credentials. For readiness probes (/readyz): cheap, creates no
+        object a key could name. Raises PortError.
+        """
         ...
 
 

@@ -15,3 +15,7 @@ class ProjectConfig(AppConfig):
 
         configure(container)
         container.wire(packages=["api"])
+
+        from project import metrics
+
+        metrics.install()  # SQL and Celery task metrics, in every process (web, worker, commands)

@@ -170,10 +170,14 @@ class Container(containers.DeclarativeContainer):
     )
     response_cache = providers.Selector(
         config.response_cache_backend,
+        # Counted (hits, misses, writes, invalidations) for /metrics.
         django=providers.Singleton(
-            lazy("adapters.django_cache.responses:DjangoResponseCache"),
-            version=config.app_version,
-            timeout=config.response_cache_seconds,
+            lazy("project.metrics:MeteredResponseCache"),
+            providers.Singleton(
+                lazy("adapters.django_cache.responses:DjangoResponseCache"),
+                version=config.app_version,
+                timeout=config.response_cache_seconds,
+            ),
         ),
         memory=providers.Singleton(lazy("adapters.memory.cache:InMemoryResponseCache")),
     )
@@ -411,7 +415,7 @@ def settings_config() -> dict[str, Any]:
         "mailer_backend": "django",
         "chart_backend": "matplotlib",
         "response_cache_seconds": settings.RESPONSE_CACHE_SECONDS,
-        "app_version": settings.APP_VERSION,
+        "app_version": settings.CACHE_KEY_VERSION,
         "report": {
             "tz": settings.OPS_REPORT_TIME_ZONE,
             "send_at": time.fromisoformat(settings.OPS_REPORT_SEND_AT),

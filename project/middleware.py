@@ -17,6 +17,9 @@ will), else from the session's ``_auth_user_id`` (the session lookup every
 DRF request with a session cookie makes anyway, done first, on the primary).
 
 Without replicas the middleware removes itself (MiddlewareNotUsed).
+
+Also here, first in MIDDLEWARE: AppVersionMiddleware (the X-App-Version header) and
+ProjectEndpointsMiddleware (/healthz, /readyz, /metrics; docs/operations.md).
 """
 
 from __future__ import annotations
@@ -29,7 +32,7 @@ from django.contrib.auth import SESSION_KEY
 from django.core.cache import cache, caches
 from django.core.cache.backends.locmem import LocMemCache
 from django.core.exceptions import MiddlewareNotUsed
-from django.http import HttpRequest, HttpResponseBase
+from django.http import HttpRequest, HttpResponseBase, HttpResponseNotAllowed
 from rest_framework_simplejwt.exceptions import TokenError
 from rest_framework_simplejwt.settings import api_settings as jwt_settings
 from rest_framework_simplejwt.tokens import AccessToken
@@ -120,3 +123,47 @@ def _pin(response: HttpResponseBase, request: HttpRequest, user_ids: Iterable[st
         cache.set_many({pin_key(user_id): 1 for user_id in user_ids if user_id is not None}, timeout=window)
     except Exception:  # a cache outage must never fail the request: the cookie still pins browsers
         logger.warning("Could not store the read-your-writes pin in the cache.", exc_info=True)
+
+
+# --- version header, and the endpoints answered before any other middleware -----------------------
+
+
+class AppVersionMiddleware:
+    """``X-App-Version: <APP_VERSION>`` on every response (first in MIDDLEWARE: even on errors and probes)."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponseBase]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponseBase:
+        response = self.get_response(request)
+        response["X-App-Version"] = settings.APP_VERSION
+        return response
+
+
+class ProjectEndpointsMiddleware:
+    """Answers /healthz, /readyz and /metrics itself, before the rest of the stack.
+
+    Load balancers and scrapers call by IP address, with a Host that
+    ALLOWED_HOSTS would refuse (CommonMiddleware answers 400): nothing here
+    calls ``request.get_host()``. No session, CSRF, auth, or SSL redirect
+    applies; /metrics guards itself (project/metrics.py). Not counted in the
+    HTTP metrics, so probes and scrapes do not drown the traffic.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponseBase]) -> None:
+        from project import health, metrics
+
+        self.get_response = get_response
+        self.endpoints: dict[str, Callable[[HttpRequest], HttpResponseBase]] = {
+            "/healthz": health.healthz,
+            "/readyz": health.readyz,
+            "/metrics": metrics.metrics,
+        }
+
+    def __call__(self, request: HttpRequest) -> HttpResponseBase:
+        endpoint = self.endpoints.get(request.path_info.rstrip("/"))
+        if endpoint is None:
+            return self.get_response(request)
+        if request.method not in ("GET", "HEAD"):
+            return HttpResponseNotAllowed(["GET", "HEAD"])
+        return endpoint(request)

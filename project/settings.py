@@ -17,6 +17,7 @@ from django.core.exceptions import ImproperlyConfigured
 from project.broker import broker_use_ssl
 from project.cache import build_caches
 from project.database import DatabaseOptions, build_databases, is_postgres
+from project.version import UNKNOWN, __version__, cache_key_version, read_build_info
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -46,6 +47,9 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "project.middleware.AppVersionMiddleware",  # X-App-Version on every response, probes and errors included
+    "project.middleware.ProjectEndpointsMiddleware",  # /healthz /readyz /metrics, whatever the Host header
+    "project.metrics.RequestMetricsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "corsheaders.middleware.CorsMiddleware",
@@ -164,8 +168,36 @@ CACHES = build_caches(
 DJANGO_REDIS_LOG_IGNORED_EXCEPTIONS = True
 # Cached API responses live this long at most; writes invalidate them sooner.
 RESPONSE_CACHE_SECONDS = env.int("RESPONSE_CACHE_SECONDS", default=300)
-# Part of every cache key, so a release never serves the previous one's entries.
-APP_VERSION = env.str("APP_VERSION", default="0.1.0")
+
+# --- Version, health, metrics (docs/operations.md) ----------------------------------
+# The version is written once, in project/version.py (manage.py bump_version); no
+# environment override, so the header, the endpoint and the cache keys cannot disagree.
+APP_VERSION = __version__
+# The commit and build time come from the release build: GIT_SHA / BUILD_TIME in the
+# environment (Heroku's build sets SOURCE_VERSION), else build-info.json as
+# `manage.py write_build_info` wrote it at build time, else "unknown".
+BUILD_INFO_FILE = Path(env.str("BUILD_INFO_FILE", default=str(BASE_DIR / "build-info.json")))
+_BUILD_INFO = read_build_info(BUILD_INFO_FILE)
+GIT_SHA = env.str("GIT_SHA", default="") or env.str("SOURCE_VERSION", default="") or _BUILD_INFO.get("git_sha", UNKNOWN)
+BUILD_TIME = env.str("BUILD_TIME", default="") or _BUILD_INFO.get("build_time", UNKNOWN)
+# Part of every response cache key: the version and the commit, so a release never
+# serves the previous one's entries.
+CACHE_KEY_VERSION = cache_key_version(APP_VERSION, GIT_SHA)
+# /readyz: each dependency check gives up after this long; the names listed here are
+# reported but do not fail the probe (e.g. "cache": the app serves through a Redis outage).
+READINESS_TIMEOUT_SECONDS = env.float("READINESS_TIMEOUT_SECONDS", default=1.0)
+READINESS_NONCRITICAL_CHECKS = env.list("READINESS_NONCRITICAL_CHECKS", default=[])
+# /metrics: with METRICS_TOKEN, only `Authorization: Bearer <token>`; without, only these
+# client addresses, and never a request a proxy forwarded (X-Forwarded-For).
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
+METRICS_ALLOWED_IPS = env.list("METRICS_ALLOWED_IPS", default=["127.0.0.1", "::1"])
+# prometheus_client's own variable (read by the library when imported): set by the process
+# manager (gunicorn.conf.py defaults it for the web). Read here to know the mode.
+PROMETHEUS_MULTIPROC_DIR = env.str("PROMETHEUS_MULTIPROC_DIR", default="")
+if PROMETHEUS_MULTIPROC_DIR:
+    Path(PROMETHEUS_MULTIPROC_DIR).mkdir(parents=True, exist_ok=True)  # prometheus_client fails without it
+# Other processes' metric directories on this host that /metrics adds in (the Celery worker's).
+METRICS_EXTRA_DIRS = env.list("METRICS_EXTRA_DIRS", default=[])
 
 # --- Auth -----------------------------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [
@@ -217,7 +249,7 @@ SIMPLE_JWT = {
 SPECTACULAR_SETTINGS = {
     "TITLE": "ExpertHub API",
     "DESCRIPTION": "Find experts, book paid sessions, review them.",
-    "VERSION": "1.0.0",
+    "VERSION": APP_VERSION,
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
     # Bookings, profiles and reports each have a "status": name the reports' choice set.

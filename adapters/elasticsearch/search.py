@@ -120,6 +120,15 @@ class ElasticsearchSearchIndex:
         """Drop every document: an empty index replaces the current one behind the alias."""
         self.rebuild(())
 
+    def ping(self) -> None:
+        """The cluster's health: PortError if it cannot be reached or is red (some primary shard
+        unassigned: searches would miss documents). A missing alias is fine: first use creates it."""
+        with self._calling():
+            health = self._client.cluster.health()
+        if health["status"] == "red":
+            logger.warning("Elasticsearch cluster health is red.")
+            raise PortError("The search index is unavailable.")
+
     def search(self, query: SearchQuery) -> SearchResult:
         """One request: the page of ids, the exact total and the skill facets."""
         with self._calling():

@@ -254,6 +254,15 @@ class LocalBlobStore:
         except OSError as e:
             raise PortError("The blob store is unavailable.") from e
 
+    def ping(self) -> None:
+        """Write and remove a scratch file where uploads land: the root exists (or can be made) and is writable."""
+        try:
+            with self._files.incoming() as scratch:
+                scratch.write(b"ping")
+            os.unlink(scratch.name)
+        except OSError as e:
+            raise PortError("The blob store is unavailable.") from e
+
     def head(self, key: str) -> BlobInfo | None:
         """Size and content type from the object's metadata file, or None if absent."""
         try:

@@ -105,6 +105,11 @@ class SqliteSearchIndex:
             cursor.execute("DELETE FROM search_expert_fts")
             cursor.execute("DELETE FROM search_expert")
 
+    def ping(self) -> None:
+        """One query that touches both tables (no rows read); PortError if either is missing."""
+        with self._reading() as cursor:
+            cursor.execute("SELECT 1 FROM search_expert, search_expert_fts WHERE 0")
+
     def search(self, query: SearchQuery) -> SearchResult:
         """One page, the total and the facets in two queries, whatever the page size."""
         found = _filter(query)

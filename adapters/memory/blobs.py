@@ -79,6 +79,9 @@ class InMemoryBlobStore:
         with self._lock:
             self._blobs[blob_key_check(key)] = _Blob(data=bytes(content), content_type=content_type)
 
+    def ping(self) -> None:
+        """Always ready: the objects are in this process's memory."""
+
     def head(self, key: str) -> BlobInfo | None:
         """Size and content type of the stored object, or None if absent."""
         blob = self._blobs.get(blob_key_check(key))

@@ -63,6 +63,9 @@ class InMemorySearchIndex:
         with self._lock:
             return {expert_id: entry.document.version for expert_id, entry in self._entries.items()}
 
+    def ping(self) -> None:
+        """Always ready: the index is this process's memory."""
+
     def search(self, query: SearchQuery) -> SearchResult:
         """Match, filter, sort, page and facet, as the SearchIndex port describes."""
         terms = query_terms(query.text)

@@ -108,6 +108,11 @@ class PostgresSearchIndex:
         with self._writing() as cursor:
             cursor.execute("DELETE FROM search_expert_pg")
 
+    def ping(self) -> None:
+        """One query on the table, where searches read it (no rows read); PortError if it is missing."""
+        with self._cursor(self._read_alias()) as cursor:
+            cursor.execute("SELECT 1 FROM search_expert_pg WHERE false")
+
     def search(self, query: SearchQuery) -> SearchResult:
         """One page, the total and the facets in one query, whatever the page size."""
         sql, params = _search_sql(_filter(query), query)

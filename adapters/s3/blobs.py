@@ -69,6 +69,11 @@ class S3BlobStore:
         with _port_errors("store the file"):
             self._client.put_object(Bucket=self._bucket, Key=key, Body=content, ContentType=content_type)
 
+    def ping(self) -> None:
+        """HEAD Bucket: the server answers, the bucket exists and these credentials may use it."""
+        with _port_errors("reach the bucket"):
+            self._client.head_bucket(Bucket=self._bucket)
+
     def head(self, key: str) -> BlobInfo | None:
         """Size and content type from HEAD Object; None on 404."""
         blob_key_check(key)

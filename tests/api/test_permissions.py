@@ -156,6 +156,7 @@ CASES = [
     Case("POST", "/auth/token/", {"*": 200}, login),
     Case("POST", "/auth/token/refresh/", {"*": 200}, refresh),
     Case("GET", "/me/", {ANON: 401, "*": 200}),
+    Case("GET", "/version/", {"*": 200}),
     Case("GET", "/experts/", {"*": 200}),
     Case("GET", "/experts/trending/", {"*": 200}),
     Case("POST", "/experts/", {ANON: 401, OWNER: 409, OTHER_EXPERT: 409, "*": 403}, profile),

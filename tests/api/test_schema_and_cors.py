@@ -34,7 +34,7 @@ def test_every_operation_is_documented(schema: dict[str, Any]) -> None:
         (method.upper(), path) for path, item in schema["paths"].items() for method in item if path.startswith(API)
     }
 
-    assert len(operations) == 26
+    assert len(operations) == 27  # 24 + GET /version/ + GET /reports/ and /reports/<date>/
     assert ("GET", f"{API}/experts/") in operations
     assert ("POST", f"{API}/experts/") in operations
     assert ("PATCH", f"{API}/experts/{{expert_id}}/") in operations

@@ -42,7 +42,7 @@ from adapters.memory.store import FixedClock
 from adapters.s3.blobs import S3BlobStore
 from adapters.s3.client import make_client
 from domain.blobs import BlobInfo, UploadTicket
-from domain.errors import InvalidInput
+from domain.errors import InvalidInput, PortError
 from domain.ports import BlobStore
 from tests.harness.servers import MotoServer
 
@@ -249,6 +249,15 @@ class BlobStoreContract:
         assert store.head("report.pdf") == BlobInfo(key="report.pdf", size=5, content_type="image/png")
         assert store.head("a/b/c/d.png") == BlobInfo(key="a/b/c/d.png", size=6, content_type="image/png")
 
+    def test_ping_answers_and_stores_nothing(self, store: BlobStore, upload: Upload) -> None:
+        ticket = ticket_for(store)
+        upload(ticket, PNG[:10], "image/png")
+
+        assert store.ping() is None
+        assert store.ping() is None
+
+        assert store.head(ticket.key) == BlobInfo(key=ticket.key, size=10, content_type="image/png")
+
     @pytest.mark.parametrize("key", UNSAFE_KEYS)
     def test_unsafe_keys_are_rejected(self, store: BlobStore, key: str) -> None:
         with pytest.raises(InvalidInput):
@@ -362,6 +371,19 @@ class TestLocalBlobStore(BlobStoreContract):
             return b"".join(response.streaming_content), response["Content-Type"]
 
         return get
+
+    def test_ping_makes_a_missing_root(self, store: BlobStore, root: Path) -> None:
+        store.ping()
+
+        assert root.is_dir()
+        assert not list((root / "tmp").iterdir())  # the scratch file is gone
+
+    def test_ping_fails_when_the_root_is_unusable(self, make_store: MakeStore, root: Path) -> None:
+        root.parent.mkdir(parents=True, exist_ok=True)
+        root.write_text("a file where the directory should be")
+
+        with pytest.raises(PortError):
+            make_store(datetime.now).ping()
 
     # --- the HTTP endpoints ------------------------------------------------------------
 
@@ -704,6 +726,12 @@ class TestS3BlobStore(BlobStoreContract):
     def test_a_ticket_needs_a_content_type(self, store: BlobStore) -> None:
         with pytest.raises(ValueError, match="content type"):
             ticket_for(store, content_types=())
+
+    def test_ping_fails_for_a_missing_bucket(self, s3: Any) -> None:
+        store = S3BlobStore(client=s3, bucket=f"missing-{uuid.uuid4().hex[:16]}")
+
+        with pytest.raises(PortError):
+            store.ping()
 
     def test_an_object_put_directly_is_seen_by_head(self, store: BlobStore, s3: Any, bucket: str) -> None:
         s3.put_object(Bucket=bucket, Key="avatars/e1/direct.html", Body=b"<b>", ContentType="text/html")

@@ -486,6 +486,17 @@ class SearchIndexContract:
         assert find(index) == SearchResult(expert_ids=(), total=0, facets=())
         assert find(index, text="python").total == 0
 
+    # --- readiness ---------------------------------------------------------------------
+
+    def test_ping_answers_and_changes_nothing(self, index: SearchIndex) -> None:
+        kept = add(index, headline="Python developer")
+
+        assert index.ping() is None
+        assert index.ping() is None
+
+        assert ids(index) == [kept]
+        assert find(index, text="python").total == 1
+
 
 class ReconcilableIndexContract:
     """For the indexes outside the database (ReconcilableIndex): what they hold, by id and version.
@@ -586,6 +597,18 @@ class TestSqliteSearchIndex(SearchIndexContract):
 
         assert find(index, text="python").total == 0
 
+    @pytest.mark.parametrize("table", ["search_expert", "search_expert_fts"])
+    def test_ping_fails_when_a_table_is_missing(self, index: SearchIndex, table: str) -> None:
+        def break_the_index() -> None:
+            with connection.cursor() as cursor:
+                cursor.execute(f"DROP TABLE {table}")
+            with pytest.raises(PortError):
+                index.ping()
+
+        in_rolled_back_transaction(break_the_index)
+
+        assert index.ping() is None
+
 
 @pytest.mark.postgres_only
 class TestPostgresSearchIndex(SearchIndexContract):
@@ -594,6 +617,17 @@ class TestPostgresSearchIndex(SearchIndexContract):
     @pytest.fixture
     def index(self, db: None) -> SearchIndex:
         return PostgresSearchIndex()
+
+    def test_ping_fails_when_the_table_is_missing(self, index: SearchIndex) -> None:
+        def break_the_index() -> None:
+            with connection.cursor() as cursor:
+                cursor.execute("DROP TABLE search_expert_pg")
+            with pytest.raises(PortError):
+                index.ping()
+
+        in_rolled_back_transaction(break_the_index)
+
+        assert index.ping() is None
 
 
 class _Rollback(Exception):
