@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 import pytest
 
 from tests.harness.servers import MotoServer, PostgresServer, RedisServer, ServerUnavailable, servers_required
+
+if TYPE_CHECKING:
+    from tests.harness.nginx import NginxServer, TlsCertificate
 
 S = TypeVar("S")
 
@@ -59,3 +62,24 @@ def postgres_with_replica(postgres_server: PostgresServer) -> Iterator[tuple[Pos
     replica = started(postgres_server.replica)
     yield postgres_server, replica
     replica.destroy()
+
+
+# --- nginx (tests/deploy) ---------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def tls_certificate(tmp_path_factory: pytest.TempPathFactory) -> TlsCertificate:
+    """A self-signed certificate for experthub.test (openssl), and the client's trust in it."""
+    from tests.harness.nginx import TlsCertificate
+
+    return started(lambda: TlsCertificate.self_signed(tmp_path_factory.mktemp("tls")))
+
+
+@pytest.fixture
+def nginx_server() -> Iterator[NginxServer]:
+    """A throwaway nginx with its own prefix and loopback ports: the test renders a site and start()s it."""
+    from tests.harness.nginx import NginxServer
+
+    server = started(lambda: NginxServer().installed())
+    yield server
+    server.stop()
