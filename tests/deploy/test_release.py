@@ -19,7 +19,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.harness.servers import LOOPBACK, free_port
+from tests.deploy.systemd import analyze, prepare_root, systemd_analyze
+from tests.harness.servers import LOOPBACK, ServerUnavailable, free_port, servers_required
 
 pytestmark = pytest.mark.integration
 
@@ -142,6 +143,7 @@ def test_releases_install_switch_and_a_broken_one_rolls_back(
         assert (releases / "1.0.0" / "VERSION").read_text() == "1.0.0\n"
         assert own_virtualenv(releases / "1.0.0")
         assert (releases / "1.0.0" / "static" / "staticfiles.json").exists()
+        units_verify_against(tmp_path)  # tmp_path/srv/experthub is /srv/experthub
 
         # 2: a changed app replaces it.
         admin = app_repository / "project" / "admin.py"
@@ -177,6 +179,19 @@ def test_releases_install_switch_and_a_broken_one_rolls_back(
         assert "back office, release 2" not in page(port)[1]
     finally:
         stop_gunicorn(target)
+
+
+def units_verify_against(root: Path) -> None:
+    """The shipped units' commands exist in this real release (systemd-analyze verify --root)."""
+    try:
+        systemd_analyze()
+    except ServerUnavailable:
+        if servers_required():
+            raise
+        return
+    verified = analyze(prepare_root(root), "verify", "--man=no")
+    assert verified.returncode == 0, verified.stderr
+    assert verified.stderr == ""
 
 
 def own_virtualenv(release: Path) -> bool:
