@@ -276,7 +276,7 @@ def install(
         failure = service.restart_and_check()
         if failure is not None:
             _roll_back(target, service, failed=release, previous=previous, failure=failure)
-        _prune(target, keep=keep, protect={release, previous})
+        prune(target, keep=keep, protect={release, previous})
         say(f"release {release.name} is live")
 
 
@@ -354,7 +354,7 @@ def _roll_back(target: Target, service: Service, *, failed: Path, previous: Path
     raise DeployError(f"{problem}; rolled back to {previous.name}, which is")
 
 
-def _prune(target: Target, *, keep: int, protect: set[Path | None]) -> None:
+def prune(target: Target, *, keep: int, protect: set[Path | None]) -> None:
     """Keep the newest ``keep`` releases (always the current and previous ones); drop failed ones."""
     kept = {path.resolve() for path in protect if path is not None}
     releases = target.installed()
@@ -417,7 +417,8 @@ def _pip_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def parse_arguments(argv: Sequence[str]) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="release", description=__doc__.splitlines()[0])
+    summary = " ".join(__doc__.split("\n\n")[0].split())
+    parser = argparse.ArgumentParser(prog="release", description=summary)
     commands = parser.add_subparsers(dest="command", required=True)
     build_parser = commands.add_parser("build", help="make dist/experthub-<version>.tar.gz")
     build_parser.add_argument("--source", type=Path, default=Path.cwd(), help="the git checkout (default: here)")

@@ -335,7 +335,8 @@ def test_a_get_is_retried_on_the_next_server_but_a_post_never_is(
     )
 
     gets = [https(nginx, tls_certificate, "GET", "/api/v1/experts/").status for _ in range(4)]
-    posts = [https(nginx, tls_certificate, "POST", "/api/v1/bookings/", body=b"{}").status for _ in range(4)]
+    replies = [https(nginx, tls_certificate, "POST", "/api/v1/bookings/", body=b"{}") for _ in range(4)]
+    posts = [reply.status for reply in replies]
 
     assert gets == [200] * 4
     assert failing.methods().count("GET") >= 1  # some GET met the failing server first, then was retried
@@ -345,6 +346,9 @@ def test_a_get_is_retried_on_the_next_server_but_a_post_never_is(
         [failed_status] * failing.methods().count("POST") + [200] * healthy.methods().count("POST")
     )
     assert failing.methods().count("POST") + healthy.methods().count("POST") == 4  # no POST reached both
+    failed = next(reply for reply in replies if reply.status == failed_status)
+    assert json.loads(failed.body)["error"]["code"] == {502: "bad_gateway", 504: "gateway_timeout"}[failed_status]
+    assert failed.headers["Content-Type"] == "application/json"
 
 
 # --- limits and closed locations ---------------------------------------------------------------------
@@ -362,6 +366,7 @@ def test_a_body_over_the_limit_is_refused_before_the_app_server(
     too_big_upload = https(nginx, tls_certificate, "POST", "/blobs/upload/", body=b"x" * (7 * 1024 * 1024))
 
     assert api.status == 413
+    assert json.loads(api.body)["error"]["code"] == "too_large"  # the API's error shape
     assert upload.status == 200  # avatars are up to 5 MiB: /blobs/ allows 6
     assert too_big_upload.status == 413
     assert [r.path for r in app.received] == ["/blobs/upload/"]

@@ -11,11 +11,16 @@ from __future__ import annotations
 
 import hashlib
 import http.client
+import http.server
 import os
+import socketserver
 import sqlite3
 import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
+from typing import ClassVar
 
 import pytest
 
@@ -213,3 +218,81 @@ def migrated_once(target: Path) -> bool:
     """Both releases use the one database in shared/var, migrated."""
     with sqlite3.connect(target / "shared" / "var" / "experthub.sqlite3") as database:
         return database.execute("SELECT count(*) FROM django_migrations").fetchone()[0] > 0
+
+
+# --- the tool's parts that need no release ----------------------------------------------------------
+
+
+def test_old_releases_beyond_keep_and_failed_ones_are_pruned(tmp_path: Path) -> None:
+    from deploy.release import Target, prune
+
+    target = Target(tmp_path)
+    for version in ("1", "2", "3", "4", "5"):
+        (target.releases / version).mkdir(parents=True)
+        (target.releases / version / ".installed").touch()
+        time.sleep(0.01)  # install order is the marker's modification time
+    (target.releases / "4" / ".installed").rename(target.releases / "4" / ".failed")
+    target.switch(target.releases / "5")
+
+    prune(target, keep=2, protect={target.releases / "5", target.releases / "1"})
+
+    assert sorted(path.name for path in target.releases.iterdir()) == ["1", "3", "5"]
+
+
+def test_the_health_check_speaks_http_over_the_apps_unix_socket(tmp_path: Path) -> None:
+    from deploy.release import Service
+
+    socket_path = tmp_path / "web.sock"
+    server = UnixHttpServer(str(socket_path), StatusHandler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        service = Service("true", f"unix:{socket_path}", "/healthz", "localhost", health_timeout=2)
+        failing = Service("true", f"unix:{socket_path}", "/broken", "localhost", health_timeout=1)
+
+        assert service.healthy() is None
+        assert failing.healthy() == f"unix:{socket_path}/broken: HTTP 500"
+        assert StatusHandler.hosts[0] == "localhost"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+class UnixHttpServer(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
+    daemon_threads = True
+
+
+class StatusHandler(http.server.BaseHTTPRequestHandler):
+    hosts: ClassVar[list[str]] = []
+
+    def do_GET(self) -> None:
+        StatusHandler.hosts.append(self.headers["Host"])
+        self.send_response(200 if self.path == "/healthz" else 500)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def address_string(self) -> str:  # a unix socket has no client address
+        return "unix"
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+def test_the_version_is_the_one_the_code_declares(tmp_path: Path) -> None:
+    from deploy.release import code_version
+
+    (tmp_path / "pyproject.toml").write_text('[project]\nname = "experthub"\nversion = "0.3.0"\n')
+    from_pyproject = code_version(tmp_path)
+    (tmp_path / "project").mkdir()
+    (tmp_path / "project" / "version.py").write_text('"""The version."""\n\n__version__ = "0.4.1"\n')
+
+    assert from_pyproject == "0.3.0"
+    assert code_version(tmp_path) == "0.4.1"
+
+
+def test_the_environment_file_is_read_as_systemd_reads_it(tmp_path: Path) -> None:
+    from deploy.release import read_env_file
+
+    env_file = tmp_path / "experthub.env"
+    env_file.write_text("# comment\n; another\n\nSECRET_KEY='a b=c'\nALLOWED_HOSTS = x.example\nEMPTY=\n")
+
+    assert read_env_file(env_file) == {"SECRET_KEY": "a b=c", "ALLOWED_HOSTS": "x.example", "EMPTY": ""}
