@@ -464,14 +464,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         elif arguments.command == "install":
             install(
                 package=arguments.package,
-                target=Target(arguments.target),
+                target=Target(arguments.target.resolve()),
                 service=_service(arguments),
                 python=arguments.python,
                 pip_args=shlex.split(arguments.pip_args),
                 keep=arguments.keep,
             )
         else:
-            rollback(target=Target(arguments.target), service=_service(arguments), to=arguments.to)
+            rollback(target=Target(arguments.target.resolve()), service=_service(arguments), to=arguments.to)
     except DeployError as error:
         print(f"release {arguments.command} failed: {error}", file=sys.stderr)
         return 1
