@@ -2,6 +2,8 @@
 # The Debian/Ubuntu packages `make test` needs, installed only when missing:
 #   make, Python 3.11's venv  to build .venv (.ci/run checks these before make exists)
 #   postgresql, redis-server   the throwaway servers of the stack run (tests/harness)
+#   nginx, openssl, systemd    the VM deploy tests (tests/deploy): a throwaway nginx with a
+#                              self-signed certificate; systemd-analyze on the shipped units
 # Nothing missing: apt-get is not touched. Missing and root: apt-get update + install.
 # Missing and not root: an error in CI (CI=true: a missing server fails, never
 # skips); elsewhere a warning, and the server tests skip saying so.
@@ -35,6 +37,10 @@ fi
 # Debian keeps initdb and pg_ctl off PATH, under /usr/lib/postgresql/<version>/bin.
 compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || command -v initdb >/dev/null 2>&1 || missing+=(postgresql)
 command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
+# Debian keeps nginx in /usr/sbin, off a non-root PATH.
+command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || missing+=(nginx)
+command -v openssl >/dev/null 2>&1 || missing+=(openssl)
+command -v systemd-analyze >/dev/null 2>&1 || missing+=(systemd)
 
 if [ "${#missing[@]}" -eq 0 ]; then
     exit 0

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 import pytest
 
@@ -15,6 +15,9 @@ from tests.harness.worker import WorkerRedis
 # the xdist workers' test caches take 1, 2, ... (tests/settings.py) on the stack's own server.
 WORKER_BROKER_DB = 15
 WORKER_CACHE_DB = 14
+
+if TYPE_CHECKING:
+    from tests.harness.nginx import NginxServer, TlsCertificate
 
 S = TypeVar("S")
 
@@ -81,3 +84,24 @@ def smtp_sink() -> Iterator[SmtpSink]:
 def worker_redis(redis_server: RedisServer) -> WorkerRedis:
     """An emptied broker database and cache database for a real Celery worker (tests/harness/worker.py)."""
     return WorkerRedis.emptied(redis_server.url, broker_db=WORKER_BROKER_DB, cache_db=WORKER_CACHE_DB)
+
+
+# --- nginx (tests/deploy) ---------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def tls_certificate(tmp_path_factory: pytest.TempPathFactory) -> TlsCertificate:
+    """A self-signed certificate for experthub.test (openssl), and the client's trust in it."""
+    from tests.harness.nginx import TlsCertificate
+
+    return started(lambda: TlsCertificate.self_signed(tmp_path_factory.mktemp("tls")))
+
+
+@pytest.fixture
+def nginx_server() -> Iterator[NginxServer]:
+    """A throwaway nginx with its own prefix and loopback ports: the test renders a site and start()s it."""
+    from tests.harness.nginx import NginxServer
+
+    server = started(lambda: NginxServer().installed())
+    yield server
+    server.stop()
