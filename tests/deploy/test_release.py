@@ -96,9 +96,10 @@ def build(repository: Path, version: str, output: Path, wheelhouse: Path) -> Pat
 
 
 def page(port: int) -> tuple[int, str]:
+    """The admin login page, whose header each test release changes."""
     connection = http.client.HTTPConnection(LOOPBACK, port, timeout=10)
     try:
-        connection.request("GET", HEALTH_PATH, headers={"Host": "localhost"})
+        connection.request("GET", "/admin/login/", headers={"Host": "localhost"})
         response = connection.getresponse()
         return response.status, response.read().decode()
     finally:
