@@ -119,7 +119,10 @@ def init_sentry(*, dsn: str, release: str, environment: str, traces_sample_rate:
     import sentry_sdk
     from sentry_sdk.integrations.celery import CeleryIntegration
     from sentry_sdk.integrations.django import DjangoIntegration
+    from sentry_sdk.integrations.logging import ignore_logger
 
+    # Its "request_finished" line of a 500 would be a second event beside the exception's.
+    ignore_logger("django_structlog.middlewares.request")
     sentry_sdk.init(
         dsn=dsn,
         release=release,

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 import structlog
-from celery import Celery
+from celery import Celery, current_app
 from celery.contrib.testing.worker import start_worker
 from dependency_injector import providers
 from django.conf import settings
@@ -94,8 +94,14 @@ def worker_app() -> Iterator[Celery]:
     app = Celery("logging-test", broker="memory://", set_as_current=False)
     app.conf.update(task_always_eager=False, task_ignore_result=True, worker_hijack_root_logger=False)
     app.steps["worker"].add(DjangoStructLogInitStep)
-    with start_worker(app, pool="solo", perform_ping_check=False, shutdown_timeout=10):
-        yield app
+    project_app = current_app._get_current_object()
+    try:
+        with start_worker(app, pool="solo", perform_ping_check=False, shutdown_timeout=10):
+            yield app
+    finally:
+        # start_worker makes its app the current and default one for good.
+        project_app.set_current()
+        project_app.set_default()
 
 
 @pytest.mark.django_db(transaction=True)
