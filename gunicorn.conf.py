@@ -136,6 +136,8 @@ class JsonLogFormatter(logging.Formatter):
             # The app echoes the id it bound (nginx's X-Request-ID, or its own).
             "request_id": atoms.get("{x-request-id}o") or atoms.get("{x-request-id}i"),
             "remote_addr": atoms.get("h"),
+            # The client as the proxy saw it (the peer is the proxy itself, or a unix socket).
+            "forwarded_for": atoms.get("{x-forwarded-for}i"),
             "user_agent": atoms.get("a"),
             "pid": os.getpid(),
         }

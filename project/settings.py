@@ -275,8 +275,10 @@ configure_structlog()
 # (RequestIdMiddleware vetted it or made one), carried into the tasks a request enqueues.
 DJANGO_STRUCTLOG_TRUST_UPSTREAM_REQUEST_ID = True
 DJANGO_STRUCTLOG_CELERY_ENABLED = True
-# gunicorn's access log already has one line per request; the "finished" line adds the user.
+# gunicorn's access log already has one line per request: the app adds its own
+# "request_finished" line (with the user) only for 4xx and 5xx answers.
 DJANGO_STRUCTLOG_STATUS_START_LOG_LEVEL = logging.DEBUG
+DJANGO_STRUCTLOG_STATUS_2XX_LOG_LEVEL = logging.DEBUG
 # The client address comes from headers a client can forge; the access log has the peer's.
 DJANGO_STRUCTLOG_IP_LOGGING_ENABLED = False
 

@@ -56,6 +56,20 @@ def test_a_deployment_passes_check_deploy_with_no_issue(tmp_path: Path) -> None:
     assert "System check identified no issues (0 silenced)." in checked.stdout
 
 
+def test_a_deployment_trusts_the_proxys_scheme_header_and_sends_hsts(tmp_path: Path) -> None:
+    shown = manage(
+        tmp_path,
+        "shell",
+        "-c",
+        "from django.conf import settings as s; print(s.SECURE_PROXY_SSL_HEADER, s.SECURE_SSL_REDIRECT,"
+        " s.SECURE_HSTS_SECONDS, s.SESSION_COOKIE_SECURE, s.CSRF_COOKIE_SECURE)",
+        SECRET_KEY=secrets.token_urlsafe(50),
+    )
+
+    assert shown.returncode == 0, shown.stderr
+    assert shown.stdout.splitlines()[-1] == "('HTTP_X_FORWARDED_PROTO', 'https') True 31536000 True True"
+
+
 def test_check_deploy_fails_where_the_development_secret_key_was_left_in_place(tmp_path: Path) -> None:
     checked = manage(tmp_path, "check", "--deploy", "--fail-level", "WARNING", DJANGO_HTTPS="true")
 

@@ -28,12 +28,9 @@ GUNICORN = str(Path(sys.executable).with_name("gunicorn"))
 
 
 def web_environment(var_dir: Path, **overrides: str) -> dict[str, str]:
-    """Production settings (not tests.settings): JSON logs, no debug."""
-    keep = {
-        name: value
-        for name, value in os.environ.items()
-        if not name.startswith(("GUNICORN_", "DJANGO_", "SENTRY_", "LOG_")) and name not in ("PORT", "WEB_HOST")
-    }
+    """Production settings (not tests.settings) and nothing else from this environment (the
+    stack run's adapter choices would need servers): JSON logs, no debug, SQLite."""
+    keep = {name: value for name, value in os.environ.items() if name in ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR")}
     (var_dir / "static").mkdir(parents=True, exist_ok=True)
     return {
         **keep,
@@ -105,7 +102,9 @@ def test_gevent_workers_log_json_lines_with_the_request_id_and_no_monkey_patch_w
 
     with gunicorn(environment, ready=lambda: port_open(port)) as served:
         client = http.client.HTTPConnection(LOOPBACK, port, timeout=60)  # workers may still be booting
-        given = get(client, "/api/v1/me/?q=%22quoted%22", **{"X-Request-ID": "abc-123"})
+        given = get(
+            client, "/api/v1/me/?q=%22quoted%22", **{"X-Request-ID": "abc-123", "X-Forwarded-For": "203.0.113.7"}
+        )
         made_up = get(client, "/api/v1/me/")
 
     assert given.status == 401
@@ -122,6 +121,7 @@ def test_gevent_workers_log_json_lines_with_the_request_id_and_no_monkey_patch_w
     assert first["bytes"] > 0
     assert first["duration_ms"] >= 0
     assert first["remote_addr"] == LOOPBACK
+    assert first["forwarded_for"] == "203.0.113.7"
     assert second["request_id"] == made_up.getheader("X-Request-ID")
     app_lines = [json.loads(line) for line in served.stderr.splitlines() if '"abc-123"' in line]
     assert {entry["logger"] for entry in app_lines} >= {"django_structlog.middlewares.request", "django.request"}
