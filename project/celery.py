@@ -7,9 +7,13 @@ ProjectConfig.ready() configures and wires in every process, the worker's too.
 
 from __future__ import annotations
 
+import logging.config
 import os
+from typing import Any
 
 from celery import Celery
+from celery.signals import setup_logging
+from django_structlog.celery.steps import DjangoStructLogInitStep
 
 # The celery command line starts without Django; the tests set their own module first.
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "project.settings")
@@ -17,6 +21,19 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "project.settings")
 app = Celery("experthub")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+
+# Binds the context a task's headers carry (the request id of the request that
+# enqueued it) to every log line of the task, in the worker (docs/serving.md).
+app.steps["worker"].add(DjangoStructLogInitStep)
+
+
+@setup_logging.connect
+def _log_through_django_settings(**kwargs: Any) -> None:
+    """The worker and beat log as the web process does (settings.LOGGING): with a receiver
+    here Celery installs no handlers of its own, whatever --loglevel says."""
+    from django.conf import settings
+
+    logging.config.dictConfig(settings.LOGGING)
 
 
 @app.on_after_configure.connect

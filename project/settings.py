@@ -7,6 +7,7 @@ a filesystem blob store, local-memory cache.
 
 from __future__ import annotations
 
+import logging
 import zoneinfo
 from datetime import time, timedelta
 from pathlib import Path
@@ -17,6 +18,7 @@ from django.core.exceptions import ImproperlyConfigured
 from project.broker import broker_use_ssl
 from project.cache import build_caches
 from project.database import DatabaseOptions, build_databases, is_postgres
+from project.logging import build_logging, configure_structlog, init_sentry
 from project.version import UNKNOWN, __version__, cache_key_version, read_build_info
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -25,10 +27,40 @@ env = environ.Env()
 
 DEBUG = env.bool("DJANGO_DEBUG", default=False)
 # The embedded default only serves local development; production sets SECRET_KEY.
-SECRET_KEY = env.str("SECRET_KEY", default="insecure-dev-only-key-change-me-in-production-0123456789")
+# Its "django-insecure-" prefix makes `check --deploy` fail where it was left in place.
+DEVELOPMENT_SECRET_KEY = "django-insecure-dev-only-key-change-me-in-production-0123456789"
+SECRET_KEY = env.str("SECRET_KEY", default=DEVELOPMENT_SECRET_KEY)
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]", "testserver"])
+# Origins (scheme://host) allowed to POST forms with a CSRF token: the admin behind its public name.
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 VAR_DIR = Path(env.str("VAR_DIR", default=str(BASE_DIR / "var")))
+
+# --- HTTPS and security headers (docs/serving.md, "Security settings") ---------------
+# A deployment (its own SECRET_KEY) is served over HTTPS by a TLS-terminating proxy:
+# nginx, or a PaaS router. The embedded key means `make run` or the tests, on plain
+# HTTP at 127.0.0.1. DJANGO_HTTPS says it outright either way.
+HTTPS = env.bool("DJANGO_HTTPS", default=SECRET_KEY != DEVELOPMENT_SECRET_KEY)
+SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=HTTPS)
+# Health checks probe plain HTTP on the app's port: a redirect would fail them.
+SECURE_REDIRECT_EXEMPT = [r"^healthz/?$"]
+# The proxy's X-Forwarded-Proto says whether the client used HTTPS. Only safe when
+# the proxy is the only way in and overwrites the header (nginx with
+# `proxy_set_header X-Forwarded-Proto $scheme`, Heroku's and Dokku's routers).
+SECURE_PROXY_SSL_HEADER = (
+    ("HTTP_X_FORWARDED_PROTO", "https") if env.bool("TRUST_X_FORWARDED_PROTO", default=HTTPS) else None
+)
+# HSTS: browsers refuse plain HTTP for this long once they have seen it. Start lower
+# (e.g. 3600) on a first deployment; preload only takes effect once submitted to
+# hstspreload.org, and binds every subdomain.
+SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=31536000 if HTTPS else 0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=HTTPS)
+SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=HTTPS)
+SESSION_COOKIE_SECURE = HTTPS
+CSRF_COOKIE_SECURE = HTTPS
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -41,6 +73,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "rest_framework_simplejwt.token_blacklist",
     "drf_spectacular",
+    "django_structlog",
     "adapters.orm.apps.OrmConfig",
     "api.apps.ApiConfig",
     "project.apps.ProjectConfig",
@@ -50,6 +83,10 @@ MIDDLEWARE = [
     "project.middleware.AppVersionMiddleware",  # X-App-Version on every response, probes and errors included
     "project.middleware.ProjectEndpointsMiddleware",  # /healthz /readyz /metrics, whatever the Host header
     "project.metrics.RequestMetricsMiddleware",
+    # Before the views and Django's own middleware: every response (redirects too) carries
+    # X-Request-ID and every log line its id. (The probes above answer without either.)
+    "project.logging.RequestIdMiddleware",
+    "django_structlog.middlewares.RequestMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "corsheaders.middleware.CorsMiddleware",
@@ -270,12 +307,34 @@ STORAGES = {
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
 }
 
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
-    "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
-}
+# --- Logs and error reports (project/logging.py, docs/serving.md) ---------------------
+# json: one object per line for a log drain; console: readable lines. gunicorn.conf.py
+# picks the same format for gunicorn's own lines.
+LOG_FORMAT = env.str("LOG_FORMAT", default="console" if DEBUG else "json")
+LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
+LOGGING = build_logging(log_format=LOG_FORMAT, level=LOG_LEVEL)
+configure_structlog()
+# django-structlog: the request id is nginx's or the PaaS router's X-Request-ID
+# (RequestIdMiddleware vetted it or made one), carried into the tasks a request enqueues.
+DJANGO_STRUCTLOG_TRUST_UPSTREAM_REQUEST_ID = True
+DJANGO_STRUCTLOG_CELERY_ENABLED = True
+# gunicorn's access log already has one line per request: the app adds its own
+# "request_finished" line (with the user) only for 4xx and 5xx answers.
+DJANGO_STRUCTLOG_STATUS_START_LOG_LEVEL = logging.DEBUG
+DJANGO_STRUCTLOG_STATUS_2XX_LOG_LEVEL = logging.DEBUG
+# The client address comes from headers a client can forge; the access log has the peer's.
+DJANGO_STRUCTLOG_IP_LOGGING_ENABLED = False
+
+# Sentry reports unhandled errors of requests and tasks when SENTRY_DSN is set.
+SENTRY_DSN = env.str("SENTRY_DSN", default="")
+if SENTRY_DSN:
+    init_sentry(
+        dsn=SENTRY_DSN,
+        release=APP_VERSION,
+        environment=env.str("SENTRY_ENVIRONMENT", default="production"),
+        # Performance tracing costs a sample per request; off unless asked for.
+        traces_sample_rate=env.float("SENTRY_TRACES_SAMPLE_RATE", default=0.0),
+    )
 
 # --- Email ----------------------------------------------------------------------
 # EMAIL_URL picks Django's EMAIL_BACKEND: consolemail:// (embedded default: printed
@@ -303,6 +362,14 @@ CELERY_BROKER_USE_SSL = broker_use_ssl(
 # the first still runs it (tests/unit/test_celery_config.py asserts the rule).
 QUEUE_VISIBILITY_TIMEOUT_SECONDS = env.int("CELERY_VISIBILITY_TIMEOUT_SECONDS", default=3600)
 CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, object] = {"visibility_timeout": QUEUE_VISIBILITY_TIMEOUT_SECONDS}
+# kombu's Redis transport has no socket timeouts of its own: a hung Redis would hold the
+# web request (greenlet) publishing a task for ever. Above the worker's 1 s BRPOP poll.
+QUEUE_BROKER_SOCKET_TIMEOUT_SECONDS = env.float("CELERY_BROKER_SOCKET_TIMEOUT_SECONDS", default=5.0)
+CELERY_BROKER_TRANSPORT_OPTIONS |= {
+    "socket_timeout": QUEUE_BROKER_SOCKET_TIMEOUT_SECONDS,
+    "socket_connect_timeout": QUEUE_BROKER_SOCKET_TIMEOUT_SECONDS,
+}
+CELERY_BROKER_CONNECTION_TIMEOUT = QUEUE_BROKER_SOCKET_TIMEOUT_SECONDS
 if CELERY_BROKER_URL.startswith("filesystem://"):
     for _folder in ("queue", "processed", "control"):
         (QUEUE_BROKER_FOLDER / _folder).mkdir(parents=True, exist_ok=True)
@@ -338,6 +405,8 @@ CELERY_RESULT_BACKEND = None
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 CELERY_TIMEZONE = TIME_ZONE
+# The worker and beat log through LOGGING (JSON, request ids), not Celery's own handlers.
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 # Beat's own bookkeeping (last run times), kept with the other generated files.
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 

@@ -99,7 +99,8 @@ def page(port: int) -> tuple[int, str]:
     """The admin login page, whose header each test release changes."""
     connection = http.client.HTTPConnection(LOOPBACK, port, timeout=10)
     try:
-        connection.request("GET", "/admin/login/", headers={"Host": "localhost"})
+        # As nginx forwards it: the release runs in HTTPS mode (a real SECRET_KEY), so plain HTTP redirects.
+        connection.request("GET", "/admin/login/", headers={"Host": "localhost", "X-Forwarded-Proto": "https"})
         response = connection.getresponse()
         return response.status, response.read().decode()
     finally:
