@@ -16,6 +16,8 @@ PORT ?= 8000
 WEB_HOST ?= 127.0.0.1
 PUBLIC_BASE_URL ?= http://127.0.0.1:$(PORT)
 export PORT WEB_HOST PUBLIC_BASE_URL
+# Readable log lines on a terminal for `make run`; deployments (and the tests) log JSON (docs/serving.md).
+run serve: export LOG_FORMAT ?= console
 
 # Spread the tests over every CPU (each xdist worker gets its own SQLite test database).
 PYTEST_ARGS ?= -n auto

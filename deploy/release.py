@@ -28,6 +28,7 @@ import argparse
 import contextlib
 import fcntl
 import http.client
+import json
 import os
 import re
 import shlex
@@ -41,6 +42,7 @@ import time
 import tomllib
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 PACKAGE_PREFIX = "experthub-"
@@ -88,8 +90,12 @@ def build(*, source: Path, ref: str, version: str | None, output: Path, python: 
         _export(source, ref, tree)
         version = version or code_version(tree)
         _check_version(version)
+        revision = run(["git", "-C", source, "rev-parse", f"{ref}^{{commit}}"]).strip()
         (tree / "VERSION").write_text(f"{version}\n")
-        (tree / "REVISION").write_text(run(["git", "-C", source, "rev-parse", f"{ref}^{{commit}}"]))
+        (tree / "REVISION").write_text(f"{revision}\n")
+        # What the app reports (GET /api/v1/version/) and keys its caches with (project/version.py).
+        build_info = {"version": version, "git_sha": revision, "build_time": _utc_now()}
+        (tree / "build-info.json").write_text(json.dumps(build_info) + "\n")
         say(f"building wheels for {version}")
         run(
             [python, "-m", "pip", "wheel", "--quiet", "-r", tree / "requirements.txt", "-w", tree / "wheels", *pip_args]
@@ -100,6 +106,10 @@ def build(*, source: Path, ref: str, version: str | None, output: Path, python: 
             archive.add(tree, arcname=f"{PACKAGE_PREFIX}{version}")
     say(f"built {package}")
     return package
+
+
+def _utc_now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
 
 
 def _export(source: Path, ref: str, tree: Path) -> None:

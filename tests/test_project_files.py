@@ -237,3 +237,25 @@ def test_whitenoise_serves_hashed_files_compressed_and_cached_for_a_year(collect
     assert hashed["Cache-Control"] == "max-age=315360000, public, immutable"
     assert unhashed.status_code == 200
     assert "immutable" not in unhashed["Cache-Control"]
+
+
+def test_heroku_post_compile_keeps_the_built_commit_for_the_running_dynos(tmp_path: Path) -> None:
+    """Heroku's build knows SOURCE_VERSION; the dynos do not: bin/post_compile writes it down."""
+    import os
+    import subprocess
+
+    script = ROOT / "bin" / "post_compile"
+    assert os.access(script, os.X_OK)
+    environment = {
+        **os.environ,
+        "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}",
+        "DJANGO_SETTINGS_MODULE": "project.settings",
+        "SOURCE_VERSION": "0123456789abcdef0123456789abcdef01234567",
+        "BUILD_INFO_FILE": str(tmp_path / "build-info.json"),
+        "VAR_DIR": str(tmp_path / "var"),
+    }
+    subprocess.run(["bash", str(script)], cwd=ROOT, env=environment, check=True, capture_output=True)
+
+    info = json.loads((tmp_path / "build-info.json").read_text())
+    assert info["git_sha"] == "0123456789abcdef0123456789abcdef01234567"
+    assert info["build_time"]

@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import http.client
 import http.server
+import json
 import os
 import socketserver
 import sqlite3
@@ -148,6 +149,9 @@ def test_releases_install_switch_and_a_broken_one_rolls_back(
         assert status == 200
         assert "ExpertHub back office" in body
         assert (releases / "1.0.0" / "VERSION").read_text() == "1.0.0\n"
+        # The commit the app reports (GET /api/v1/version/) and keys its caches with.
+        head = subprocess.run([*GIT, "-C", str(app_repository), "rev-parse", "HEAD"], capture_output=True, text=True)
+        assert json.loads((releases / "1.0.0" / "build-info.json").read_text())["git_sha"] == head.stdout.strip()
         assert own_virtualenv(releases / "1.0.0")
         assert (releases / "1.0.0" / "static" / "staticfiles.json").exists()
         units_verify_against(tmp_path)  # tmp_path/srv/experthub is /srv/experthub
