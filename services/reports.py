@@ -77,6 +77,8 @@ TOP_SEARCHED_SKILLS = 10
 # (api.tasks.REPORT_TIME_LIMIT; a test checks it): an attempt still holding the run
 # after that is dead (its worker was killed), and the next beat check takes over.
 REPORT_LEASE = timedelta(minutes=10)
+# S3's longest presigned URL (SigV4): the email's links to the archived copies.
+ARCHIVE_LINK_SECONDS = 7 * 24 * 3600
 CSV_TYPE = "text/csv; charset=utf-8"
 HTML_TYPE = "text/html; charset=utf-8"
 
@@ -156,7 +158,8 @@ def report_send(
     if run is None:
         return None
     try:
-        rendered = _render(run=run, source=source, search_log=search_log, chart=chart, schedule=schedule)
+        links = _links(run=run, blobs=blobs, schedule=schedule)
+        rendered = _render(run=run, source=source, search_log=search_log, chart=chart, links=links)
         html_key, csv_key = _archive(blobs=blobs, run=run, rendered=rendered)
         for recipient in schedule.recipients:
             mailer.send(_email(run=run, rendered=rendered, to=recipient))
@@ -176,14 +179,26 @@ def _claim(*, runs: ReportRunRepository, day: date, tz: str, now: datetime, rese
     return runs.take_over(day, at=now, stale_before=now - REPORT_LEASE, resend=resend)
 
 
+def _links(*, run: ReportRun, blobs: BlobStore, schedule: ReportSchedule) -> dict[str, str]:
+    """The email's links: the archived copies (presigned, valid ARCHIVE_LINK_SECONDS; the staff
+    API hands out fresh ones later) and the report's page in ExpertHub."""
+    html_key, csv_key = report_archive_keys(run)
+    links = {
+        "This report, archived (link valid 7 days)": blobs.download_url(html_key, expires_in=ARCHIVE_LINK_SECONDS),
+        "The CSV, archived (link valid 7 days)": blobs.download_url(csv_key, expires_in=ARCHIVE_LINK_SECONDS),
+    }
+    if schedule.report_url:
+        links["All reports in ExpertHub (staff)"] = schedule.report_url.format(day=run.day.isoformat())
+    return links
+
+
 def _render(
-    *, run: ReportRun, source: ReportSource, search_log: SearchLog, chart: TrendChart, schedule: ReportSchedule
+    *, run: ReportRun, source: ReportSource, search_log: SearchLog, chart: TrendChart, links: dict[str, str]
 ) -> RenderedReport:
     span = day_range(run.day, report_zone(run.tz))
     top = search_log.top_skills(span.start, span.end, limit=TOP_SEARCHED_SKILLS)
     report = report_compute(source=source, day=run.day, tz=run.tz, top_searched_skills=dict(top))
-    links = {"Open this report in ExpertHub": schedule.report_url.format(day=run.day.isoformat())}
-    return report_render(report=report, chart=chart, links=links if schedule.report_url else None)
+    return report_render(report=report, chart=chart, links=links)
 
 
 def report_archive_keys(run: ReportRun) -> tuple[str, str]:

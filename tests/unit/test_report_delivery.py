@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from collections import Counter
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -62,6 +63,10 @@ def test_at_the_send_time_yesterdays_report_is_archived_and_emailed_to_every_rec
     assert world.blobs.head(run.csv_key).content_type.startswith("text/csv")
     assert world.blobs.head(run.html_key).content_type.startswith("text/html")
     assert "https://experthub.test/api/v1/reports/2026-11-21/" in email.text
+    # Presigned links to the archived copies, which serve them.
+    archived = re.findall(r"memory://\S+", email.text)
+    assert len(archived) == 2
+    assert {world.blobs.fetch(url)[1].split(";")[0] for url in archived} == {"text/html", "text/csv"}
 
 
 def test_later_calls_the_same_day_send_nothing_new(world: World) -> None:
