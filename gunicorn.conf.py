@@ -21,8 +21,8 @@ whose event loop is blocked. A slow upstream call parks one greenlet for as
 long as its client lets it, so every outbound client has its own timeout
 (docs/serving.md, "Outbound timeouts").
 
-Each worker makes psycopg2 cooperative (post_fork, before the app loads or
-connects) and runs Django's system checks once it is patched (post_worker_init):
+Each worker makes psycopg2 cooperative (project/wsgi.py, once gevent has patched,
+before the app loads or connects) and runs Django's system checks (post_worker_init):
 an unsafe database setup (project/checks.py) stops gunicorn at start-up with
 "Worker failed to boot" instead of serving. See docs/postgresql.md.
 """
@@ -168,14 +168,6 @@ if log_format == "json":
 
 
 # --- Hooks ---------------------------------------------------------------------------
-
-
-def post_fork(server, worker):
-    # Before the app is loaded: a connection opened before the wait callback
-    # is installed would block the whole worker on every query.
-    from project.database import make_psycopg_cooperative
-
-    make_psycopg_cooperative()
 
 
 def post_worker_init(worker):

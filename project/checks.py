@@ -148,7 +148,7 @@ def _gevent_without_cooperative_psycopg() -> list[CheckMessage]:
             "This process runs under gevent but psycopg2 has no wait callback: "
             "every query would block all the greenlets of the process.",
             hint="Call project.database.make_psycopg_cooperative() when the process starts "
-            "(gunicorn.conf.py does it in post_fork).",
+            "(project/wsgi.py does it in gevent workers).",
             id="experthub.E103",
         )
     ]

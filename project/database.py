@@ -263,8 +263,9 @@ def make_psycopg_cooperative() -> None:
 
     Installs psycogreen's wait callback. Without it one query blocks every
     greenlet of a gevent worker. Call it in every process that runs gevent,
-    before its first connection: gunicorn's post_fork (gunicorn.conf.py) and,
-    later, Celery's gevent pool. Calling it again changes nothing.
+    before its first connection: project/wsgi.py does it in gunicorn's gevent
+    workers (after gevent patched, before Django loads), and so must a Celery
+    gevent pool. Calling it again changes nothing.
 
     libpq ignores connect_timeout for the non-blocking connections a wait
     callback makes, so a server that accepts TCP and never answers would hang

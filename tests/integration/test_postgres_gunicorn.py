@@ -151,13 +151,14 @@ def test_the_pool_bounds_the_connections_of_gevent_workers() -> None:
 
 
 def test_a_worker_whose_psycopg_blocks_refuses_to_boot(tmp_path: Path) -> None:
-    config = tmp_path / "gunicorn.conf.py"
-    config.write_text(
-        f"exec(open({str(ROOT / 'gunicorn.conf.py')!r}).read())\n\n\n"
-        "def post_fork(server, worker):\n    pass  # psycopg2 left blocking\n"
+    # A WSGI module that loads the app without project/wsgi.py's patch: psycopg2 left blocking.
+    (tmp_path / "blocking_wsgi.py").write_text(
+        "from django.core.wsgi import get_wsgi_application\n\napplication = get_wsgi_application()\n"
     )
+    environment = web_environment(free_port(), WEB_CONCURRENCY="1")
+    environment["PYTHONPATH"] = os.pathsep.join([str(tmp_path), environment.get("PYTHONPATH", str(ROOT))])
 
-    started = boot(config, web_environment(free_port(), WEB_CONCURRENCY="1"))
+    started = boot("gunicorn.conf.py", environment, app="blocking_wsgi:application")
 
     assert started.returncode == 3, started.stderr  # gunicorn's "Worker failed to boot"
     assert "experthub.E103" in started.stderr
@@ -172,11 +173,13 @@ def test_a_pool_over_the_budget_refuses_to_boot() -> None:
     assert "experthub.E106" in started.stderr
 
 
-def boot(config: Path | str, environment: dict[str, str]) -> subprocess.CompletedProcess[str]:
+def boot(
+    config: Path | str, environment: dict[str, str], *, app: str = "project.wsgi"
+) -> subprocess.CompletedProcess[str]:
     """Gunicorn expected to stop at start-up. One worker: when two fail at once, gunicorn
     may trip over the second while halting for the first and exit 1 instead of 3."""
     return subprocess.run(
-        [GUNICORN, "project.wsgi", "--config", str(config)],
+        [GUNICORN, app, "--config", str(config)],
         cwd=ROOT,
         env=environment,
         capture_output=True,
