@@ -385,15 +385,7 @@ class Container(containers.DeclarativeContainer):
         schedule=report_schedule,
     )
     report_send_due = providers.Callable(
-        report_use_cases.report_send_due,
-        runs=report_runs,
-        source=report_source,
-        search_log=search_log,
-        chart=trend_chart,
-        blobs=blobs,
-        mailer=mailer,
-        clock=clock,
-        schedule=report_schedule,
+        report_use_cases.report_send_due, clock=clock, schedule=report_schedule, send=report_send.provider
     )
     report_list = providers.Callable(report_use_cases.report_list, runs=report_runs, users=users)
     report_get = providers.Callable(report_use_cases.report_get, runs=report_runs, blobs=blobs, users=users)

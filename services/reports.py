@@ -3,7 +3,7 @@ deliver it (archive + email) once per date, and list past deliveries."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
@@ -98,35 +98,16 @@ class ReportSchedule:
 
 
 def report_send_due(
-    *,
-    runs: ReportRunRepository,
-    source: ReportSource,
-    search_log: SearchLog,
-    chart: TrendChart,
-    blobs: BlobStore,
-    mailer: Mailer,
-    clock: Clock,
-    schedule: ReportSchedule,
+    *, clock: Clock, schedule: ReportSchedule, send: Callable[..., ReportRun | None]
 ) -> ReportRun | None:
-    """What beat runs every few minutes: deliver the due date's report once.
+    """What beat runs every few minutes: deliver the due date's report once, with ``send``
+    (report_send with its ports bound).
 
     None before today's send time, or when the due date's report was already sent
     (by this beat, another beat, or a retried task: the run is unique per date).
     """
     day = report_due_date(now=clock.now(), tz=schedule.tz, send_at=schedule.send_at)
-    if day is None:
-        return None
-    return report_send(
-        day=day,
-        runs=runs,
-        source=source,
-        search_log=search_log,
-        chart=chart,
-        blobs=blobs,
-        mailer=mailer,
-        clock=clock,
-        schedule=schedule,
-    )
+    return None if day is None else send(day=day)
 
 
 def report_send(

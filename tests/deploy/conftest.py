@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.harness.servers import LOOPBACK, free_port, port_open, wait_until
+from tests.harness.servers import LOOPBACK, free_port
+from tests.harness.web import gunicorn_serving
 
 ROOT = Path(__file__).resolve().parents[2]
-GUNICORN = str(Path(sys.executable).with_name("gunicorn"))
 
 
 @dataclass
@@ -59,23 +59,5 @@ def app_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AppServer]:
     manage(environment, "migrate", "--noinput")
     manage(environment, "collectstatic", "--noinput")
     port = free_port()
-    process = subprocess.Popen(
-        [GUNICORN, "project.wsgi", "--config", "gunicorn.conf.py", "--bind", f"{LOOPBACK}:{port}"],
-        cwd=ROOT,
-        env=environment,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        _booted(process, port)
+    with gunicorn_serving(environment, port, arguments=["--bind", f"{LOOPBACK}:{port}"]):
         yield AppServer(port, var / "static")
-    finally:
-        process.terminate()
-        process.communicate(timeout=30)
-
-
-def _booted(process: subprocess.Popen[str], port: int) -> None:
-    wait_until(lambda: port_open(port) or process.poll() is not None, timeout=60, what="gunicorn")
-    if process.poll() is not None:
-        raise AssertionError(f"gunicorn exited: {process.communicate()[1]}")

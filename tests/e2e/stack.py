@@ -9,11 +9,9 @@ writes its output to a file in one log directory that a failing test shows.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import secrets
-import signal
 import socket
 import ssl
 import subprocess
@@ -21,18 +19,18 @@ import sys
 import uuid
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from deploy.render_nginx import SiteOptions, render
 from tests.harness.nginx import SITE_NAME, NginxServer, Reply, TlsCertificate, request
 from tests.harness.servers import LOOPBACK, MotoServer, PostgresServer, ServerUnavailable, wait_until
+from tests.harness.worker import SessionProcess
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 INHERITED = ("HOME", "LANG", "LC_ALL", "TMPDIR")
-STOP_TIMEOUT_SECONDS = 30
 LOG_TAIL_CHARS = 6000
 
 
@@ -109,47 +107,19 @@ def manage(environment: Mapping[str, str], logs: Path, *args: str) -> str:
 
 
 @dataclass
-class Gunicorn:
+class Gunicorn(SessionProcess):
     """`gunicorn project.wsgi --config gunicorn.conf.py`, as the Procfile and the systemd unit start it."""
 
-    environment: Mapping[str, str]
-    socket_path: Path
-    log: Path
-    process: subprocess.Popen[bytes] | None = field(default=None, init=False)
+    socket_path: Path = Path()
 
     def start(self) -> Gunicorn:
-        command = [str(BIN / "gunicorn"), "project.wsgi", "--config", "gunicorn.conf.py"]
-        with self.log.open("wb") as output:
-            # A session of its own: stop() can end a worker the master left behind.
-            self.process = subprocess.Popen(
-                command,
-                cwd=ROOT,
-                env=dict(self.environment),
-                stdout=output,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
+        self.spawn([str(BIN / "gunicorn"), "project.wsgi", "--config", "gunicorn.conf.py"])
         return self
 
     def wait_booted(self, timeout: float) -> None:
         wait_until(lambda: self._accepting() or not self.running(), timeout=timeout, what="gunicorn's socket")
         if not self.running():
             raise ServerUnavailable("gunicorn exited while booting")
-
-    def running(self) -> bool:
-        return self.process is not None and self.process.poll() is None
-
-    def stop(self) -> None:
-        if self.process is None:
-            return
-        self.process.terminate()  # graceful: requests in flight finish
-        try:
-            self.process.wait(timeout=STOP_TIMEOUT_SECONDS)
-        finally:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(self.process.pid, signal.SIGKILL)
-            self.process.wait()
-            self.process = None
 
     def _accepting(self) -> bool:
         with socket.socket(socket.AF_UNIX) as client:

@@ -112,8 +112,8 @@ def stack(
     sockets = Path(tempfile.mkdtemp(prefix="experthub-e2e-"))
     web = Gunicorn(
         web_environment(environment, socket_path=sockets / "web.sock", var=var),
-        sockets / "web.sock",
         logs / "gunicorn.log",
+        socket_path=sockets / "web.sock",
     )
     worker = CeleryWorker(worker_environment(environment, var=var), logs / "worker.log")
     try:
@@ -180,8 +180,9 @@ def https_only(site: Site) -> None:
 
     assert reply.status == 200, reply.body
     # One HSTS header, nginx's (the site hides the app's copy): a year at least, subdomains too.
-    [hsts] = reply.headers.get_all("Strict-Transport-Security") or [None]
-    assert hsts is not None, reply.headers
+    hsts_headers = reply.headers.get_all("Strict-Transport-Security") or []
+    assert len(hsts_headers) == 1, reply.headers.items()
+    hsts = hsts_headers[0]
     max_age = re.search(r"max-age=(\d+)", hsts)
     assert max_age is not None, hsts
     assert int(max_age[1]) >= 31536000, hsts

@@ -64,20 +64,15 @@ def worker_environment(
 
 
 @dataclass
-class CeleryWorker:
-    """One worker: ``pool`` prefork (production) or solo; ``concurrency`` child processes."""
+class SessionProcess:
+    """A server process of the product (worker, gunicorn, ...) in a session of its own, its
+    output in ``log``; subclasses say how to start it."""
 
     environment: Mapping[str, str]
     log: Path
-    pool: str = "prefork"
-    concurrency: int = 1
     process: subprocess.Popen[bytes] | None = field(default=None, init=False)
 
-    def start(self) -> CeleryWorker:
-        command = [sys.executable, "-m", "celery", "-A", "project", "worker", f"--pool={self.pool}"]
-        command += [f"--concurrency={self.concurrency}", "--loglevel=INFO"]
-        # Beyond the Procfile's line: no other worker to talk to, so skip the cluster chatter.
-        command += ["--without-gossip", "--without-mingle", "--without-heartbeat"]
+    def spawn(self, command: list[str]) -> None:
         with self.log.open("wb") as output:
             # A session of its own: stop() can then end any child the main process left behind.
             self.process = subprocess.Popen(
@@ -88,10 +83,9 @@ class CeleryWorker:
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
             )
-        return self
 
     def stop(self) -> None:
-        """SIGTERM (warm shutdown: a running task finishes), then SIGKILL whatever is left of the session."""
+        """SIGTERM (a graceful stop: what is in flight finishes), then SIGKILL whatever is left of the session."""
         if self.process is None:
             return
         self.process.terminate()
@@ -106,13 +100,29 @@ class CeleryWorker:
     def running(self) -> bool:
         return self.process is not None and self.process.poll() is None
 
+    def output(self) -> str:
+        return self.log.read_text(errors="replace")
+
+
+@dataclass
+class CeleryWorker(SessionProcess):
+    """One worker: ``pool`` prefork (production) or solo; ``concurrency`` child processes."""
+
+    pool: str = "prefork"
+    concurrency: int = 1
+
+    def start(self) -> CeleryWorker:
+        command = [sys.executable, "-m", "celery", "-A", "project", "worker", f"--pool={self.pool}"]
+        command += [f"--concurrency={self.concurrency}", "--loglevel=INFO"]
+        # Beyond the Procfile's line: no other worker to talk to, so skip the cluster chatter.
+        command += ["--without-gossip", "--without-mingle", "--without-heartbeat"]
+        self.spawn(command)
+        return self
+
     def children(self) -> list[int]:
         """The pool's child processes (the ones that run tasks), from /proc."""
         assert self.process is not None
         return [pid for pid, parent in _parents().items() if parent == self.process.pid]
-
-    def output(self) -> str:
-        return self.log.read_text(errors="replace")
 
     def retries(self) -> Counter[str]:
         """How many times each notify task (by task id) has been retried so far."""

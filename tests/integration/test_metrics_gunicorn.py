@@ -16,7 +16,6 @@ import http.client
 import os
 import signal
 import subprocess
-import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -26,12 +25,12 @@ import pytest
 from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.harness.servers import LOOPBACK, free_port, port_open, wait_until
+from tests.harness.servers import LOOPBACK, free_port, wait_until
+from tests.harness.web import gunicorn_serving
 
 pytestmark = pytest.mark.integration
 
 ROOT = Path(__file__).resolve().parents[2]
-GUNICORN = str(Path(sys.executable).with_name("gunicorn"))
 WORKERS = 2
 CLIENTS, REQUESTS_EACH = 4, 25  # per worker
 REQUESTS = WORKERS * CLIENTS * REQUESTS_EACH
@@ -55,21 +54,8 @@ def gunicorn(var_dir: Path) -> Iterator[tuple[subprocess.Popen[str], int]]:
         "PORT": str(port),
         "WEB_HOST": LOOPBACK,
     }
-    process = subprocess.Popen(
-        [GUNICORN, "project.wsgi", "--config", "gunicorn.conf.py"],
-        cwd=ROOT,
-        env=environment,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        wait_until(lambda: port_open(port) or process.poll() is not None, timeout=60, what="gunicorn")
-        assert process.poll() is None, process.communicate()[1]
+    with gunicorn_serving(environment, port) as process:
         yield process, port
-    finally:
-        process.terminate()
-        process.communicate(timeout=30)
 
 
 def get(port: int, path: str, connection: http.client.HTTPConnection | None = None) -> tuple[int, str]:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import http.client
 import os
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -26,12 +25,12 @@ from rest_framework_simplejwt.tokens import AccessToken
 from adapters.orm.models import User as UserRow
 from adapters.orm.repositories import DjangoUserRepository
 from tests.factories import store_user
-from tests.harness.servers import LOOPBACK, free_port, port_open, wait_until
+from tests.harness.servers import LOOPBACK, free_port
+from tests.harness.web import GUNICORN, gunicorn_serving
 
 pytestmark = [pytest.mark.postgres_only, pytest.mark.django_db(transaction=True)]
 
 ROOT = Path(__file__).resolve().parents[2]
-GUNICORN = str(Path(sys.executable).with_name("gunicorn"))
 WORKERS, POOL_SIZE = 2, 4
 CLIENTS, REQUESTS_EACH = 50, 10
 
@@ -61,21 +60,8 @@ def web_environment(port: int, **overrides: str) -> dict[str, str]:
 def serving(environment: dict[str, str], config: str = "gunicorn.conf.py") -> Iterator[int]:
     """The Procfile's web command; yields its port once it answers."""
     port = int(environment["PORT"])
-    process = subprocess.Popen(
-        [GUNICORN, "project.wsgi", "--config", config],
-        cwd=ROOT,
-        env=environment,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        wait_until(lambda: port_open(port) or process.poll() is not None, timeout=60, what="gunicorn")
-        assert process.poll() is None, process.communicate()[1]
+    with gunicorn_serving(environment, port, config=config):
         yield port
-    finally:
-        process.terminate()
-        process.communicate(timeout=30)
 
 
 @dataclass

@@ -1,0 +1,38 @@
+"""The Procfile's web command (gunicorn with the project's config) as a test server on loopback."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+
+from tests.harness.servers import port_open, wait_until
+
+ROOT = Path(__file__).resolve().parents[2]
+GUNICORN = str(Path(sys.executable).with_name("gunicorn"))
+
+
+@contextmanager
+def gunicorn_serving(
+    environment: dict[str, str], port: int, *, config: str = "gunicorn.conf.py", arguments: Sequence[str] = ()
+) -> Iterator[subprocess.Popen[str]]:
+    """`gunicorn project.wsgi --config <config>`, yielded once ``port`` answers (its stderr in
+    the failure message if it exits first); stopped with SIGTERM, as a PaaS stops it."""
+    process = subprocess.Popen(
+        [GUNICORN, "project.wsgi", "--config", config, *arguments],
+        cwd=ROOT,
+        env=environment,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        wait_until(lambda: port_open(port) or process.poll() is not None, timeout=60, what="gunicorn")
+        if process.poll() is not None:
+            raise AssertionError(f"gunicorn exited: {process.communicate()[1]}")
+        yield process
+    finally:
+        process.terminate()
+        process.communicate(timeout=30)
