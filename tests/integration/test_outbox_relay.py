@@ -245,13 +245,14 @@ def test_two_relays_at_once_take_different_rows() -> None:
     for payload in payloads:
         DjangoEventOutbox().add(payload)
     a_holds_its_rows, b_done = threading.Event(), threading.Event()
+    b_finished_while_a_held: list[bool] = []
     taken: dict[str, list[Payload]] = {"a": [], "b": []}
 
     def relay(name: str) -> None:
         def enqueue(payload: Payload) -> None:
             if name == "a" and not taken["a"]:
                 a_holds_its_rows.set()  # the SELECT ... FOR UPDATE ran: its rows are locked
-                b_done.wait(timeout=10)
+                b_finished_while_a_held.append(b_done.wait(timeout=10))
             taken[name].append(payload)
 
         try:
@@ -269,5 +270,6 @@ def test_two_relays_at_once_take_different_rows() -> None:
     for thread in (a, b):
         thread.join(timeout=30)
 
+    assert b_finished_while_a_held == [True]  # B skipped A's rows instead of waiting for them
     assert taken == {"a": payloads[:2], "b": payloads[2:]}
     assert stored() == []
