@@ -229,6 +229,15 @@ class TestRelay:
         assert enqueued(working_broker) == [("api.tasks.notify", payload)]
 
 
+@pytest.mark.django_db
+def test_the_task_on_the_containers_own_relay_finds_an_empty_outbox() -> None:
+    """No override: the container's outbox_relay and event_outbox providers resolve and run."""
+    result = outbox_relay_task.apply()
+
+    assert result.successful()
+    assert result.result == 0
+
+
 def test_beat_runs_the_relay_every_minute() -> None:
     entry = settings.CELERY_BEAT_SCHEDULE["outbox-relay"]
 
