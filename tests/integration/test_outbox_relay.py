@@ -229,6 +229,15 @@ class TestRelay:
         assert enqueued(working_broker) == [("api.tasks.notify", payload)]
 
 
+@pytest.mark.django_db
+def test_the_task_on_the_containers_own_relay_finds_an_empty_outbox() -> None:
+    """No override: the container's outbox_relay and event_outbox providers resolve and run."""
+    result = outbox_relay_task.apply()
+
+    assert result.successful()
+    assert result.result == 0
+
+
 def test_beat_runs_the_relay_every_minute() -> None:
     entry = settings.CELERY_BEAT_SCHEDULE["outbox-relay"]
 
@@ -245,13 +254,14 @@ def test_two_relays_at_once_take_different_rows() -> None:
     for payload in payloads:
         DjangoEventOutbox().add(payload)
     a_holds_its_rows, b_done = threading.Event(), threading.Event()
+    b_finished_while_a_held: list[bool] = []
     taken: dict[str, list[Payload]] = {"a": [], "b": []}
 
     def relay(name: str) -> None:
         def enqueue(payload: Payload) -> None:
             if name == "a" and not taken["a"]:
                 a_holds_its_rows.set()  # the SELECT ... FOR UPDATE ran: its rows are locked
-                b_done.wait(timeout=10)
+                b_finished_while_a_held.append(b_done.wait(timeout=10))
             taken[name].append(payload)
 
         try:
@@ -269,5 +279,6 @@ def test_two_relays_at_once_take_different_rows() -> None:
     for thread in (a, b):
         thread.join(timeout=30)
 
+    assert b_finished_while_a_held == [True]  # B skipped A's rows instead of waiting for them
     assert taken == {"a": payloads[:2], "b": payloads[2:]}
     assert stored() == []
