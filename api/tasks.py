@@ -185,3 +185,19 @@ def report_daily(self: Task) -> str | None:
 @inject
 def _report_send_due(report_send_due: Callable[..., Any] = Provider["report_send_due"]) -> Any:
     return report_send_due()
+
+
+# --- retention (services/retention.py) ---
+
+
+@shared_task(name="api.tasks.records_prune", bind=True, **RETRIED_ON_PORT_ERROR)
+def records_prune(self: Task) -> dict[str, int]:
+    """Beat, daily: forget email delivery records and search counts past their retention."""
+    pruned = _records_prune()
+    logger.info("records_prune: %s", pruned)
+    return pruned
+
+
+@inject
+def _records_prune(records_prune: Callable[..., dict[str, int]] = Provider["records_prune"]) -> dict[str, int]:
+    return records_prune()

@@ -408,6 +408,10 @@ class SearchLog(Protocol):
         in every time zone do), which is the finest resolution an adapter must keep."""
         ...
 
+    def prune(self, *, before: datetime) -> int:
+        """Forget the searches counted before ``before``; returns how many records went."""
+        ...
+
 
 class ReportRunRepository(Protocol):
     """The record of each daily report delivery, unique per report date."""
@@ -454,4 +458,9 @@ class Mailer(Protocol):
         failure (server unreachable, timeout, refused) so the caller can retry;
         a failed send is not marked, so the retry delivers.
         """
+        ...
+
+    def prune(self, *, before: datetime) -> int:
+        """Forget the deliveries recorded before ``before``; returns how many. A key forgotten
+        is deliverable again, so ``before`` must lie beyond every retry of a message."""
         ...

@@ -55,6 +55,7 @@ from services import pages as page_use_cases
 from services import profile_views as profile_view_use_cases
 from services import report_rendering as rendering_use_cases
 from services import reports as report_use_cases
+from services import retention as retention_use_cases
 from services import reviews as review_use_cases
 
 
@@ -346,7 +347,7 @@ class Container(containers.DeclarativeContainer):
     mailer = providers.Selector(
         config.mailer_backend,
         django=providers.Singleton(lazy("adapters.django_mail.mailer:DjangoMailer")),
-        memory=providers.Singleton(lazy("adapters.memory.mail:InMemoryMailer")),
+        memory=providers.Singleton(lazy("adapters.memory.mail:InMemoryMailer"), clock=clock),
     )
     notification_for_event = providers.Callable(
         notification_use_cases.notification_for_event,
@@ -386,6 +387,9 @@ class Container(containers.DeclarativeContainer):
     )
     report_send_due = providers.Callable(
         report_use_cases.report_send_due, clock=clock, schedule=report_schedule, send=report_send.provider
+    )
+    records_prune = providers.Callable(
+        retention_use_cases.records_prune, mailer=mailer, search_log=search_log, clock=clock
     )
     report_list = providers.Callable(report_use_cases.report_list, runs=report_runs, users=users)
     report_get = providers.Callable(report_use_cases.report_get, runs=report_runs, blobs=blobs, users=users)

@@ -451,6 +451,8 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     # Repairs an external search index's drift (lost tasks, outages); a no-op that says why on the
     # database-backed indexes. A run that waits longer than the interval in the queue is dropped:
     # the next one does the same work.
+    # Email delivery records and search counts past their retention (services/retention.py).
+    "records-prune": {"task": "api.tasks.records_prune", "schedule": 24 * 3600.0, "options": {"expires": 3600}},
     "search-reconcile": {
         "task": "api.tasks.search_reconcile",
         "schedule": timedelta(seconds=SEARCH_RECONCILE_INTERVAL_SECONDS),

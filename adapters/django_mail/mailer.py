@@ -43,6 +43,7 @@ from django.core.mail import EmailMultiAlternatives
 from django.core.mail.backends.base import BaseEmailBackend
 from django.core.mail.message import SafeMIMEMultipart
 from django.core.mail.utils import DNS_NAME
+from django.db.models import Q
 
 from adapters.clock import SystemClock
 from adapters.orm.models import SentEmail
@@ -94,6 +95,16 @@ class DjangoMailer:
             _release(key_hash, claimed_at)
             raise PortError("The mail server could not be reached; try again later.") from e
         self._mark_sent(key_hash, claimed_at)
+
+    def prune(self, *, before: datetime) -> int:
+        """Delete the records of emails sent before ``before``, and of claims that old (senders
+        long dead). They hold recipients and subjects, kept no longer than idempotency needs."""
+        with _driver_errors():
+            old = SentEmail.objects.filter(
+                Q(status=SENT, sent_at__lt=before) | Q(status=SENDING, claimed_at__lt=before)
+            )
+            deleted, _ = old.delete()
+        return deleted
 
     def _claim(self, key_hash: str, message: EmailMessage) -> datetime | None:
         """Our claim's ``claimed_at``, or None if the key was delivered; PortError if another sender holds it."""

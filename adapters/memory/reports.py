@@ -76,7 +76,15 @@ class InMemorySearchLog:
         with self._db.lock:
             log = self._db.table("search_log")
             for skill in sorted(set(skills)):
-                log[len(log)] = (at, skill)
+                log[max(log, default=-1) + 1] = (at, skill)
+
+    def prune(self, *, before: datetime) -> int:
+        with self._db.lock:
+            log = self._db.table("search_log")
+            old = [index for index, (at, _) in log.items() if at < before]
+            for index in old:
+                del log[index]
+            return len(old)
 
     def top_skills(self, start: datetime, end: datetime, *, limit: int) -> list[tuple[str, int]]:
         with self._db.lock:

@@ -106,6 +106,11 @@ class DjangoSearchLog:
             count_in_place(SearchSkillCountRow, keys={"skill": skill, "bucket": bucket}, field="searches")
 
     @_driver_errors()
+    def prune(self, *, before: datetime) -> int:
+        deleted, _ = SearchSkillCountRow.objects.filter(bucket__lt=before).delete()
+        return deleted
+
+    @_driver_errors()
     def top_skills(self, start: datetime, end: datetime, *, limit: int) -> list[tuple[str, int]]:
         if limit < 1:
             return []

@@ -12,6 +12,7 @@ import hashlib
 import io
 import smtplib
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from email.message import Message
 from typing import Any
 
@@ -87,6 +88,19 @@ class MailerContract:
         mailer.send(message("k1"))
         mailer.send(message("k1"))
         assert len(delivered()) == 1
+
+    def test_prune_forgets_old_deliveries_so_their_keys_deliver_again(
+        self, mailer: Mailer, delivered: Delivered
+    ) -> None:
+        mailer.send(message("k1"))
+
+        assert mailer.prune(before=datetime.now(UTC) - timedelta(days=1)) == 0
+        mailer.send(message("k1"))
+        assert len(delivered()) == 1  # still remembered
+
+        assert mailer.prune(before=datetime.now(UTC) + timedelta(seconds=1)) == 1
+        mailer.send(message("k1"))
+        assert len(delivered()) == 2  # forgotten: delivered again
 
     def test_unicode_survives(self, mailer: Mailer, delivered: Delivered) -> None:
         mailer.send(

@@ -54,6 +54,17 @@ class SearchLogContract:
 
         assert log.top_skills(START, END, limit=5) == []
 
+    def test_prune_forgets_the_searches_before_a_moment_and_keeps_the_rest(self, log: SearchLog) -> None:
+        log.record(["django"], at=START - timedelta(days=100))
+        log.record(["rust"], at=START - timedelta(days=100))
+        log.record(["django"], at=START)
+
+        assert log.prune(before=START - timedelta(days=90)) == 2
+        assert log.top_skills(START - timedelta(days=365), END, limit=5) == [("django", 1)]
+        log.record(["go"], at=START)  # counting goes on after a prune
+        assert log.top_skills(START, END, limit=5) == [("django", 1), ("go", 1)]
+        assert log.prune(before=START - timedelta(days=90)) == 0
+
     def test_recording_takes_aware_datetimes_only(self, log: SearchLog) -> None:
         with pytest.raises(ValueError, match="aware"):
             log.record(["django"], at=datetime(2030, 3, 2, 12))
