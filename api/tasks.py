@@ -37,17 +37,17 @@ logger = logging.getLogger(__name__)
 # (docs/celery.md; tests/unit/test_celery_config.py).
 RETRY_BACKOFF_MAX: int = settings.NOTIFY_RETRY_BACKOFF_MAX_SECONDS
 MAX_RETRIES = 8
+# Every task whose use case raises PortError on a transient failure retries this way.
+RETRIED_ON_PORT_ERROR: dict[str, Any] = {
+    "autoretry_for": (PortError,),
+    "retry_backoff": True,
+    "retry_backoff_max": RETRY_BACKOFF_MAX,
+    "retry_jitter": True,
+    "max_retries": MAX_RETRIES,
+}
 
 
-@shared_task(
-    name="api.tasks.notify",
-    bind=True,
-    autoretry_for=(PortError,),
-    retry_backoff=True,
-    retry_backoff_max=RETRY_BACKOFF_MAX,
-    retry_jitter=True,
-    max_retries=MAX_RETRIES,
-)
+@shared_task(name="api.tasks.notify", bind=True, **RETRIED_ON_PORT_ERROR)
 def notify(self: Task, *, kind: str, ids: dict[str, str]) -> int:
     """Send the emails the event calls for; returns how many (already-sent ones are skipped)."""
     event = event_from_payload(kind, ids)
@@ -94,14 +94,6 @@ def event_from_payload(kind: str, ids: dict[str, str]) -> DomainEvent:
 RECONCILE_SOFT_TIME_LIMIT = 600
 RECONCILE_TIME_LIMIT = 660
 RECONCILE_MAX_RETRIES = 3
-# The backoff of api.tasks.notify, for tasks whose use case raises PortError on a transient failure.
-RETRIED_ON_PORT_ERROR: dict[str, Any] = {
-    "autoretry_for": (PortError,),
-    "retry_backoff": True,
-    "retry_backoff_max": RETRY_BACKOFF_MAX,
-    "retry_jitter": True,
-    "max_retries": MAX_RETRIES,
-}
 
 
 @shared_task(name="api.tasks.search_sync", bind=True, **RETRIED_ON_PORT_ERROR)

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Callable
-from datetime import time
 from typing import Any
 
 from dependency_injector import containers, providers
@@ -385,6 +384,7 @@ class Container(containers.DeclarativeContainer):
         clock=clock,
         schedule=report_schedule,
     )
+    report_yesterday = providers.Callable(report_use_cases.report_yesterday, clock=clock, schedule=report_schedule)
     report_send_due = providers.Callable(
         report_use_cases.report_send_due, clock=clock, schedule=report_schedule, send=report_send.provider
     )
@@ -414,7 +414,7 @@ def settings_config() -> dict[str, Any]:
         "app_version": settings.CACHE_KEY_VERSION,
         "report": {
             "tz": settings.OPS_REPORT_TIME_ZONE,
-            "send_at": time.fromisoformat(settings.OPS_REPORT_SEND_AT),
+            "send_at": settings.OPS_REPORT_SEND_AT,
             "recipients": tuple(settings.OPS_REPORT_EMAILS),
             "url": f"{settings.PUBLIC_BASE_URL.rstrip('/')}/api/v1/reports/{{day}}/",
         },

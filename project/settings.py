@@ -430,11 +430,10 @@ if CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
 # OPS_REPORT_TIME_ZONE. Beat asks every OPS_REPORT_CHECK_SECONDS whether a report is due.
 OPS_REPORT_EMAILS = env.list("OPS_REPORT_EMAILS", default=["ops@experthub.local"])
 OPS_REPORT_TIME_ZONE = env.str("OPS_REPORT_TIME_ZONE", default="UTC")
-OPS_REPORT_SEND_AT = env.str("OPS_REPORT_SEND_AT", default="07:00")
 OPS_REPORT_CHECK_SECONDS = env.int("OPS_REPORT_CHECK_SECONDS", default=300)
 try:
     zoneinfo.ZoneInfo(OPS_REPORT_TIME_ZONE)
-    time.fromisoformat(OPS_REPORT_SEND_AT)
+    OPS_REPORT_SEND_AT = time.fromisoformat(env.str("OPS_REPORT_SEND_AT", default="07:00"))
 except (ValueError, zoneinfo.ZoneInfoNotFoundError) as _error:
     raise ImproperlyConfigured(
         f"OPS_REPORT_TIME_ZONE must be an IANA zone (Europe/Paris) and OPS_REPORT_SEND_AT a time (07:00): {_error}"

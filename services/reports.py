@@ -97,6 +97,12 @@ class ReportSchedule:
     report_url: str = ""
 
 
+def report_yesterday(*, clock: Clock, schedule: ReportSchedule) -> date:
+    """The local date before today in the report's time zone: what "the last report" means
+    to an operator sending one by hand."""
+    return clock.now().astimezone(report_zone(schedule.tz)).date() - timedelta(days=1)
+
+
 def report_send_due(
     *, clock: Clock, schedule: ReportSchedule, send: Callable[..., ReportRun | None]
 ) -> ReportRun | None:

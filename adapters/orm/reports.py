@@ -14,14 +14,14 @@ from datetime import UTC, date, datetime, timedelta
 from itertools import pairwise
 from typing import Any
 
-from django.db import IntegrityError, transaction
 from django.db.models import Count, F, Q, QuerySet, Sum
 
 from adapters.orm.counters import count_in_place
 from adapters.orm.models import BookingRow, ExpertProfileRow, ReportRunRow, SearchSkillCountRow
 from adapters.orm.models import User as UserRow
-from adapters.orm.repositories import _driver_errors, _get_row, _page
+from adapters.orm.repositories import _driver_errors, _get_row, _page, _unique
 from domain.bookings import BookingStatus
+from domain.errors import Conflict
 from domain.pagination import Page, PageRequest
 from domain.reports import ReportRun, ReportRunStatus
 from domain.users import Role
@@ -162,10 +162,9 @@ class DjangoReportRunRepository:
     @_driver_errors()
     def claim(self, run: ReportRun) -> tuple[ReportRun, bool]:
         try:
-            # A savepoint: a clash must leave an outer PostgreSQL transaction usable.
-            with transaction.atomic():
+            with _unique(ReportRunRow.objects.filter(day=run.day), Conflict("The date has a report run.")):
                 ReportRunRow.objects.create(day=run.day, **_run_fields(run))
-        except IntegrityError:
+        except Conflict:
             return self.get(run.day), False
         return run, True
 

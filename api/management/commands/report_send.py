@@ -12,16 +12,14 @@ was triggered. "Yesterday" is in OPS_REPORT_TIME_ZONE.
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import date, timedelta
+from datetime import date
 from typing import Any
 
-from dependency_injector.wiring import Provide, Provider, inject
+from dependency_injector.wiring import Provider, inject
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from domain.errors import DomainError, PortError
-from domain.ports import Clock
-from domain.reports import parse_report_day, report_zone
-from services.reports import ReportSchedule
+from domain.reports import parse_report_day
 
 
 class Command(BaseCommand):
@@ -36,12 +34,11 @@ class Command(BaseCommand):
         self,
         *args: Any,
         report_send: Callable[..., Any] = Provider["report_send"],
-        clock: Clock = Provide["clock"],
-        schedule: ReportSchedule = Provide["report_schedule"],
+        report_yesterday: Callable[[], date] = Provider["report_yesterday"],
         **options: Any,
     ) -> None:
         try:
-            day = parse_report_day(options["date"]) if options["date"] else _yesterday(clock, schedule.tz)
+            day = parse_report_day(options["date"]) if options["date"] else report_yesterday()
             run = report_send(day=day, resend=options["resend"])
         except PortError as e:
             raise CommandError(f"The report could not be sent now: {e.message} ({e.__cause__}). Try again.") from e
@@ -53,7 +50,3 @@ class Command(BaseCommand):
         to = ", ".join(run.recipients) or "nobody (OPS_REPORT_EMAILS is empty)"
         self.stdout.write(self.style.SUCCESS(f"Sent the report of {day} (send {run.sends}) to {to}."))
         self.stdout.write(f"Archived: {run.html_key} and {run.csv_key} in the blob store.")
-
-
-def _yesterday(clock: Clock, tz: str) -> date:
-    return clock.now().astimezone(report_zone(tz)).date() - timedelta(days=1)
