@@ -19,7 +19,7 @@ from rest_framework_simplejwt.serializers import TokenObtainPairSerializer
 from rest_framework_simplejwt.views import TokenObtainPairView, TokenRefreshView
 
 from api.schema import error_responses
-from api.throttles import LOGIN, ScopedThrottle
+from api.throttles import LOGIN, TOKEN_REFRESH, ScopedThrottle
 from domain.ids import UserId
 
 
@@ -80,11 +80,14 @@ class LoginApi(TokenObtainPairView):
 class RefreshApi(TokenRefreshView):
     """Trade a refresh token for a new access token."""
 
+    throttle_classes = [ScopedThrottle]
+    throttle_scope = TOKEN_REFRESH
+
     @extend_schema(
         tags=["auth"],
         operation_id="auth_token_refresh",
         request=RefreshInputSerializer,
-        responses={200: RefreshOutputSerializer, **error_responses(400, 401)},
+        responses={200: RefreshOutputSerializer, **error_responses(400, 401, 429)},
     )
     def post(self, request: Request, *args: Any, **kwargs: Any) -> Any:
         return super().post(request, *args, **kwargs)

@@ -264,6 +264,8 @@ REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "api.errors.exception_handler",
     "DEFAULT_THROTTLE_RATES": {
         "login": env.str("THROTTLE_LOGIN", default="10/min"),
+        # A client refreshes once per access token (JWT_ACCESS_MINUTES); more is a stolen token being tried.
+        "token_refresh": env.str("THROTTLE_TOKEN_REFRESH", default="20/min"),
         "register": env.str("THROTTLE_REGISTER", default="5/min"),
         "booking_create": env.str("THROTTLE_BOOKING_CREATE", default="30/hour"),
     },
