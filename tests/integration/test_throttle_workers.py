@@ -1,4 +1,5 @@
 """One rate limit across gunicorn workers: N requests pass, request N+1 is refused, whichever worker answers.
+And one login lockout: LOGIN_FAILURE_LIMIT failures spread over the workers lock the account on all of them.
 
 The Procfile's web command with two gevent workers, on production settings:
 once on the embedded default (the throttle counters in a table of the SQLite
@@ -30,6 +31,7 @@ pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parents[2]
 LIMIT = 4
 REFRESH = "/api/v1/auth/token/refresh/"
+LOGIN = "/api/v1/auth/token/"
 
 
 @pytest.fixture(params=["embedded", "redis"])
@@ -49,6 +51,7 @@ def web(tmp_path: Path, redis_url: str) -> Iterator[tuple[subprocess.Popen[str],
         REDIS_URL=redis_url,
         CELERY_BROKER_URL="filesystem://",  # the refresh endpoint enqueues nothing
         THROTTLE_TOKEN_REFRESH=f"{LIMIT}/min",
+        LOGIN_FAILURE_LIMIT=str(LIMIT),
         PORT=str(port),
         WEB_HOST=LOOPBACK,
     )
@@ -60,30 +63,37 @@ def web(tmp_path: Path, redis_url: str) -> Iterator[tuple[subprocess.Popen[str],
         yield master, port
 
 
-def refresh(port: int) -> tuple[int, dict[str, object]]:
-    """A refresh with a token that is not one (401 unless throttled), on a new connection."""
+def post(port: int, path: str, body: dict[str, str]) -> tuple[int, dict[str, object]]:
+    """A JSON POST on a new connection (so whichever worker is not frozen accepts it)."""
     connection = http.client.HTTPConnection(LOOPBACK, port, timeout=60)
     try:
-        body = json.dumps({"refresh": "not-a-token"})
-        connection.request("POST", REFRESH, body, {"Content-Type": "application/json"})
+        connection.request("POST", path, json.dumps(body), {"Content-Type": "application/json"})
         response = connection.getresponse()
         return response.status, json.loads(response.read() or b"{}")
     finally:
         connection.close()
 
 
-def test_the_limit_holds_across_workers(web: tuple[subprocess.Popen[str], int]) -> None:
-    master, port = web
+def spread_then_refused(master: subprocess.Popen[str], port: int, path: str, body: dict[str, str]) -> list[object]:
+    """LIMIT requests, half answered by each worker, then one more through each: the statuses and last codes."""
     first, second = sorted(worker_pids(master))
-
-    statuses = []
+    answers: list[object] = []
     for worker in (first, second):
         with only(master, worker):
-            statuses += [refresh(port)[0] for _ in range(LIMIT // 2)]
-    assert statuses == [401] * LIMIT
-
+            answers += [post(port, path, body)[0] for _ in range(LIMIT // 2)]
     for worker in (first, second):
         with only(master, worker):
-            status, body = refresh(port)
-            assert status == 429, body
-            assert body["error"]["code"] == "throttled"  # type: ignore[index]
+            status, error = post(port, path, body)
+            answers.append((status, error["error"]["code"]))  # type: ignore[index]
+    return answers
+
+
+def test_the_limits_hold_across_workers(web: tuple[subprocess.Popen[str], int]) -> None:
+    master, port = web
+
+    refreshes = spread_then_refused(master, port, REFRESH, {"refresh": "not-a-token"})
+    logins = spread_then_refused(master, port, LOGIN, {"email": "someone@example.com", "password": "guess"})
+
+    assert refreshes == [401] * LIMIT + [(429, "throttled")] * 2
+    # The LIMIT-th failure already answers the lockout.
+    assert logins == [401] * (LIMIT - 1) + [429] + [(429, "locked_out")] * 2
