@@ -295,8 +295,8 @@ REST_FRAMEWORK = {
         "register": env.str("THROTTLE_REGISTER", default="5/min"),
         "booking_create": env.str("THROTTLE_BOOKING_CREATE", default="30/hour"),
     },
-    # Without this DRF trusts every X-Forwarded-For hop and throttling is spoofable.
-    # 0 = use the socket address; behind one nginx set NUM_PROXIES=1.
+    # Without this DRF trusts every X-Forwarded-For hop. Our throttles ignore it: they key on
+    # REMOTE_ADDR, which the edge middleware sets from a trusted proxy (api/throttles.py).
     "NUM_PROXIES": env.int("NUM_PROXIES", default=0),
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
 }
