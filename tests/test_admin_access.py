@@ -218,7 +218,7 @@ def test_forbidden_writes_are_refused_and_not_applied(
 
 
 @pytest.mark.parametrize("role", ROLES)
-def test_the_index_and_app_pages(as_role: Callable[[str], Client], role: str) -> None:
+def test_the_site_pages(as_role: Callable[[str], Client], role: str) -> None:
     browser = as_role(role)
     apps = {"orm", "auth", "token_blacklist", "axes"}
     # An app none of whose models a staff member may see does not exist for them.
@@ -226,7 +226,16 @@ def test_the_index_and_app_pages(as_role: Callable[[str], Client], role: str) ->
     statuses = {app: browser.get(reverse("admin:app_list", args=[app])).status_code for app in apps}
 
     assert statuses == wanted_app.get(role, dict.fromkeys(apps, 302))
-    assert browser.get(reverse("admin:index")).status_code == (200 if role in ("superuser", "staff") else 302)
+    inside = role in ("superuser", "staff")
+    assert browser.get(reverse("admin:index")).status_code == (200 if inside else 302)
+    assert browser.get(reverse("admin:password_change")).status_code == (200 if inside else 302)  # one's own
+    # Autocomplete lists what the target model's changelist would: accounts to the back office, groups to superusers.
+    accounts = {"app_label": "orm", "model_name": "bookingrow", "field_name": "client", "term": "a"}
+    groups = {"app_label": "orm", "model_name": "user", "field_name": "groups", "term": "a"}
+    assert browser.get(reverse("admin:autocomplete"), accounts).status_code == (200 if inside else 302)
+    assert browser.get(reverse("admin:autocomplete"), groups).status_code == {"superuser": 200, "staff": 403}.get(
+        role, 302
+    )
 
 
 # --- accounts: privileges are the superusers' ---------------------------------------------------
@@ -375,6 +384,17 @@ def test_outsiders_cannot_run_actions(as_role: Callable[[str], Client], role: st
     assert published.status == "published"
     assert snapshot(report)["sends"] == 1
     assert User.objects.filter(email=CLIENT_EMAIL).exists()
+
+
+@pytest.mark.parametrize("role", ["superuser", "staff"])
+def test_the_back_office_moderates_through_the_actions(as_role: Callable[[str], Client], role: str) -> None:
+    published = ExpertProfileRow.objects.filter(status="published").first()
+    assert published is not None
+
+    assert act(as_role(role), ExpertProfileRow, "suspend", published) == 302
+
+    published.refresh_from_db()
+    assert published.status == "suspended"
 
 
 def test_staff_cannot_delete_through_the_bulk_action(as_role: Callable[[str], Client]) -> None:
