@@ -13,13 +13,14 @@ from __future__ import annotations
 from typing import Any
 
 from drf_spectacular.utils import extend_schema
-from rest_framework import serializers
+from rest_framework import exceptions, serializers
 from rest_framework.request import Request
 from rest_framework_simplejwt.serializers import TokenObtainPairSerializer
 from rest_framework_simplejwt.views import TokenObtainPairView, TokenRefreshView
 
+from api.errors import LOCKED_OUT_MESSAGE, lockout_seconds
 from api.schema import error_responses
-from api.throttles import LOGIN, ScopedThrottle
+from api.throttles import LOGIN, TOKEN_REFRESH, ScopedThrottle
 from domain.ids import UserId
 
 
@@ -34,11 +35,20 @@ def optional_actor(request: Request) -> UserId | None:
 
 
 class LoginSerializer(TokenObtainPairSerializer):
-    """simplejwt's email+password check, with the email normalised as registration stores it."""
+    """simplejwt's email+password check, with the email normalised as registration stores it.
+
+    A login locked out for too many failures (the admin's and this endpoint's together:
+    one password opens both) is a 429 ``locked_out``, like the admin's."""
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, str]:
         attrs[self.username_field] = attrs[self.username_field].strip().lower()
-        return super().validate(attrs)
+        try:
+            return super().validate(attrs)
+        except exceptions.AuthenticationFailed:
+            # django-axes (settings AXES_*) counts this failure with the admin's and flags the request at the limit.
+            if getattr(self.context["request"], "axes_locked_out", False):
+                raise exceptions.Throttled(lockout_seconds(), LOCKED_OUT_MESSAGE, "locked_out") from None
+            raise
 
 
 class TokenPairSerializer(serializers.Serializer):
@@ -80,11 +90,14 @@ class LoginApi(TokenObtainPairView):
 class RefreshApi(TokenRefreshView):
     """Trade a refresh token for a new access token."""
 
+    throttle_classes = [ScopedThrottle]
+    throttle_scope = TOKEN_REFRESH
+
     @extend_schema(
         tags=["auth"],
         operation_id="auth_token_refresh",
         request=RefreshInputSerializer,
-        responses={200: RefreshOutputSerializer, **error_responses(400, 401)},
+        responses={200: RefreshOutputSerializer, **error_responses(400, 401, 429)},
     )
     def post(self, request: Request, *args: Any, **kwargs: Any) -> Any:
         return super().post(request, *args, **kwargs)

@@ -14,8 +14,9 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
+from django.conf import settings
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
-from django.http import Http404, HttpRequest, JsonResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.settings import api_settings
@@ -36,6 +37,7 @@ DOMAIN_STATUS: tuple[tuple[type[DomainError], int], ...] = (
     (PortError, status.HTTP_503_SERVICE_UNAVAILABLE),
 )
 INVALID_MESSAGE = "Some fields are invalid."
+LOCKED_OUT_MESSAGE = "Too many failed logins for this account or from this address. Try again later."
 
 
 def error_body(code: str, message: str, fields: Fields | None = None) -> dict[str, Any]:
@@ -133,3 +135,16 @@ def page_not_found(request: HttpRequest, exception: Exception | None = None) -> 
 def server_error(request: HttpRequest) -> JsonResponse:
     # Django has already logged the exception (django.request); the client learns nothing of it.
     return JsonResponse(error_body("server_error", "Internal server error."), status=500)
+
+
+def login_locked_out(
+    request: HttpRequest, original_response: HttpResponse | None = None, credentials: object = None
+) -> JsonResponse:
+    """django-axes's lockout answer (AXES_LOCKOUT_CALLABLE) for the admin's login form."""
+    response = JsonResponse(error_body("locked_out", LOCKED_OUT_MESSAGE), status=429)
+    response["Retry-After"] = str(lockout_seconds())
+    return response
+
+
+def lockout_seconds() -> int:
+    return math.ceil(settings.AXES_COOLOFF_TIME.total_seconds())

@@ -1,7 +1,11 @@
 """Django admin: the back office for staff.
 
 Who may use it: active accounts with the staff role (and superusers). Django's
-per-model permissions are not used: ExpertHub has one back-office role.
+per-model permissions are not used: ExpertHub has one back-office role, and
+superusers above it. Privileges are the superusers' alone: only a superuser
+edits, deletes or sets the password of a privileged account (staff or
+superuser), grants staff or superuser rights, groups or permissions, or opens
+the admins of other apps (groups, JWT blacklist, login lockouts).
 
 What may be edited here: accounts, and review comments (moderation). Expert
 profiles and bookings are read-only, because changing them behind the use
@@ -20,12 +24,21 @@ from django import forms
 from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.forms import AdminUserCreationForm, UserChangeForm
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import ExpressionWrapper, F, FloatField, QuerySet
 from django.http import HttpRequest
 from django.utils.html import format_html
 
-from adapters.orm.models import BookingRow, ExpertProfileRow, OutboxEvent, ReportRunRow, ReviewRow, SentEmail, User
+from adapters.orm.models import (
+    ROLE_CHOICES,
+    BookingRow,
+    ExpertProfileRow,
+    OutboxEvent,
+    ReportRunRow,
+    ReviewRow,
+    SentEmail,
+    User,
+)
 from domain.errors import DomainError, InvalidInput
 from domain.ids import ExpertId, UserId
 from domain.money import Money
@@ -40,6 +53,21 @@ admin.site.index_title = "Marketplace"
 def is_back_office(request: HttpRequest) -> bool:
     user: Any = request.user
     return bool(user.is_active and (user.is_superuser or (user.is_staff and user.role == "staff")))
+
+
+def is_superuser(request: HttpRequest) -> bool:
+    user: Any = request.user
+    return bool(user.is_active and user.is_superuser)
+
+
+def is_privileged(account: User) -> bool:
+    """An account whose powers exceed a client's or an expert's: the API's staff role counts too."""
+    return bool(account.is_superuser or account.is_staff or account.role == "staff")
+
+
+def may_manage(request: HttpRequest, account: User) -> bool:
+    """Superusers manage every account; staff manage their own and those of clients and experts."""
+    return is_superuser(request) or account.pk == request.user.pk or not is_privileged(account)
 
 
 class BackOfficeAdmin(admin.ModelAdmin):
@@ -88,6 +116,10 @@ class UserEditForm(EmailFormMixin, UserChangeForm):
         fields = "__all__"
 
 
+# Read-only for anyone but a superuser, on their own account too.
+PRIVILEGE_FIELDS = ("is_staff", "is_superuser", "groups", "user_permissions")
+
+
 @admin.register(User)
 class UserAdmin(DjangoUserAdmin):
     form = UserEditForm
@@ -118,14 +150,22 @@ class UserAdmin(DjangoUserAdmin):
             return ()
         # A role change would strand an expert profile or its bookings.
         fixed = ("role", "date_joined", "last_login")
-        if not request.user.is_superuser:
-            # Only a superuser hands out superuser rights or Django permissions.
-            fixed += ("is_superuser", "groups", "user_permissions")
+        if not is_superuser(request):
+            fixed += PRIVILEGE_FIELDS
         return fixed
+
+    def get_form(self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any) -> Any:
+        form = super().get_form(request, obj, change=change, **kwargs)
+        if obj is None and not is_superuser(request):
+            # The staff role opens the admin and the API's moderation: a superuser's grant.
+            form.base_fields["role"].choices = [(value, label) for value, label in ROLE_CHOICES if value != "staff"]
+        return form
 
     def save_model(self, request: HttpRequest, obj: User, form: Any, change: bool) -> None:
         if not change:
             obj.is_staff = obj.role == "staff"  # the staff role is what opens the admin
+        if not may_manage(request, obj):
+            raise PermissionDenied  # the form's read-only fields and role choices should make this unreachable
         super().save_model(request, obj, form, change)
 
     def has_module_permission(self, request: HttpRequest) -> bool:
@@ -135,14 +175,15 @@ class UserAdmin(DjangoUserAdmin):
         return is_back_office(request)
 
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return is_back_office(request)
+        # Also guards the password form (user_change_password asks this for the account).
+        return is_back_office(request) and (obj is None or may_manage(request, obj))
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return is_back_office(request)
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         # Accounts with bookings or reviews are protected by the database anyway.
-        return bool(request.user.is_superuser)
+        return is_superuser(request)
 
 
 # --- expert profiles ------------------------------------------------------------------
@@ -361,3 +402,39 @@ class OutboxEventAdmin(BackOfficeAdmin):
     list_display = ("kind", "ids", "created_at")
     list_filter = ("kind",)
     ordering = ("id",)
+
+
+# --- other apps' admins: superusers only ------------------------------------------------------
+
+
+class SuperuserOnly(admin.ModelAdmin):
+    """Put before another app's ModelAdmin: whatever Django permissions a staff account holds,
+    only a superuser gets in, and then only as far as that admin itself allows."""
+
+    def has_module_permission(self, request: HttpRequest) -> bool:
+        return is_superuser(request) and super().has_module_permission(request)
+
+    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return is_superuser(request) and super().has_view_permission(request, obj)
+
+    def has_add_permission(self, request: HttpRequest, *args: Any) -> bool:
+        return is_superuser(request) and super().has_add_permission(request, *args)
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return is_superuser(request) and super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return is_superuser(request) and super().has_delete_permission(request, obj)
+
+
+def superusers_only(site: admin.AdminSite, ours: tuple[type[admin.ModelAdmin], ...]) -> None:
+    """Re-register every model whose admin is not one of ours (groups, the JWT blacklist, django-axes)."""
+    for model, model_admin in list(site._registry.items()):
+        if not isinstance(model_admin, ours):
+            site.unregister(model)
+            site.register(
+                model, type(f"SuperuserOnly{type(model_admin).__name__}", (SuperuserOnly, type(model_admin)), {})
+            )
+
+
+superusers_only(admin.site, (BackOfficeAdmin, UserAdmin))

@@ -1,5 +1,10 @@
 """CACHES from REDIS_URL: django-redis with short timeouts, or process-local memory.
 
+Two aliases: ``default`` (responses, read-your-writes pins: an outage is a
+miss) and ``throttle`` (the API's rate-limit counters, which every worker and
+node must share: Redis, else a table in the database; errors are raised, so
+api/throttles.py can see an outage instead of a silent "no history").
+
 Option names are django-redis's (checked against django-redis 7.0's docs and
 source): SOCKET_CONNECT_TIMEOUT and SOCKET_TIMEOUT go to the redis-py
 connection, IGNORE_EXCEPTIONS turns a connection failure into a miss (get
@@ -14,14 +19,22 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 LOCAL_MEMORY = {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "experthub"}
+# Created by migration orm 0009 (the same name is written there: adapters may not import project).
+THROTTLE_TABLE = "experthub_throttle_cache"
+THROTTLE_IN_DATABASE = {
+    "BACKEND": "django.core.cache.backends.db.DatabaseCache",
+    "LOCATION": THROTTLE_TABLE,
+    # Django's default (300 rows, then a third culled) would drop live counters under a spread attack.
+    "OPTIONS": {"MAX_ENTRIES": 100_000},
+}
 
 
 def build_caches(
     *, redis_url: str, socket_timeout: float, ssl_cert_reqs: str, ssl_ca_certs: str | None
 ) -> dict[str, dict[str, Any]]:
-    """The CACHES setting: Redis when ``redis_url`` is set, else local memory."""
+    """The CACHES setting: Redis when ``redis_url`` is set, else local memory (and the database for throttles)."""
     if not redis_url:
-        return {"default": dict(LOCAL_MEMORY)}
+        return {"default": dict(LOCAL_MEMORY), "throttle": dict(THROTTLE_IN_DATABASE)}
     options: dict[str, Any] = {
         "CLIENT_CLASS": "django_redis.client.DefaultClient",
         # A hung Redis must not stall a worker: every command gives up after
@@ -34,7 +47,11 @@ def build_caches(
     }
     if redis_url.startswith("rediss://"):
         options["CONNECTION_POOL_KWARGS"] = ssl_options(ssl_cert_reqs=ssl_cert_reqs, ssl_ca_certs=ssl_ca_certs)
-    return {"default": {"BACKEND": "django_redis.cache.RedisCache", "LOCATION": redis_url, "OPTIONS": options}}
+    redis = {"BACKEND": "django_redis.cache.RedisCache", "LOCATION": redis_url}
+    return {
+        "default": {**redis, "OPTIONS": options},
+        "throttle": {**redis, "KEY_PREFIX": "throttle", "OPTIONS": {**options, "IGNORE_EXCEPTIONS": False}},
+    }
 
 
 def ssl_options(*, ssl_cert_reqs: str, ssl_ca_certs: str | None) -> dict[str, Any]:

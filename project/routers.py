@@ -4,6 +4,7 @@ settings.py installs ReplicaRouter when DATABASE_REPLICA_URLS names replicas
 (aliases ``replica_0``, ``replica_1``, ...). What it decides, in order:
 
 - writes always go to the primary (``default``), and so does every read
+  - of the database cache (throttle counters are read, then written);
   - outside a routing scope (Celery tasks, management commands, the shell):
     a task enqueued on commit must find the row that was just written;
   - inside a transaction on the primary (a use case reads what it will write);
@@ -123,7 +124,7 @@ class ReplicaRouter:
 
     def db_for_read(self, model: type[Model] | None, **hints: Any) -> str:
         state = _current.get()
-        if state is None or state.reads_primary or connections[PRIMARY].in_atomic_block:
+        if state is None or state.reads_primary or connections[PRIMARY].in_atomic_block or _is_cache(model):
             return PRIMARY
         if state.replica is None or not replica_health.is_up(state.replica):
             state.replica = replica_health.pick(replica_aliases())
@@ -141,6 +142,11 @@ class ReplicaRouter:
 
     def allow_migrate(self, db: str, app_label: str, model_name: str | None = None, **hints: Any) -> bool:
         return db == PRIMARY  # replicas get the schema by streaming replication
+
+
+def _is_cache(model: type[Model] | None) -> bool:
+    # The database cache (the throttle counters) is read-modify-write: a lagging replica would undercount.
+    return model is not None and model._meta.app_label == "django_cache"
 
 
 def _note_user_row(state: RoutingState, model: type[Model] | None, instance: Model | None) -> None:

@@ -72,6 +72,7 @@ INSTALLED_APPS = [
     "corsheaders",
     "rest_framework",
     "rest_framework_simplejwt.token_blacklist",
+    "axes",
     "drf_spectacular",
     "django_structlog",
     "adapters.orm.apps.OrmConfig",
@@ -97,6 +98,8 @@ MIDDLEWARE = [
     "project.middleware.ReadYourWritesMiddleware",  # replicas only: routing scope + read-your-writes pins
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as django-axes asks: turns a login refused for too many failures into its 429.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "project.urls"
@@ -247,6 +250,29 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 
+# --- Login brute-force limits (django-axes; docs/security.md, "Admin") ------------------
+# django-axes's backend comes first: it refuses a locked-out login before the password is checked.
+AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
+# Failures are rows in the database, which every worker and node already shares and which
+# a login needs anyway; the cache handler would lose them (or fail open) with Redis.
+AXES_HANDLER = "axes.handlers.database.AxesDatabaseHandler"
+# Either one locks: LOGIN_FAILURE_LIMIT failures for one account from anywhere, or from one
+# client address across accounts, within LOGIN_LOCKOUT_MINUTES of the last one.
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = timedelta(minutes=env.int("LOGIN_LOCKOUT_MINUTES", default=15))
+# Attempts during a lockout do not extend it: an attacker cannot keep an account locked
+# for ever by trying on; they must spend LOGIN_FAILURE_LIMIT guesses again after each lockout.
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+# A success does not wipe the count: it would also wipe the address's count, which an
+# attacker holding one valid account could use to reset it between guesses.
+AXES_RESET_ON_SUCCESS = False
+AXES_CLIENT_IP_CALLABLE = "project.login_limits.client_address"
+AXES_USERNAME_CALLABLE = "project.login_limits.login_username"
+AXES_LOCKOUT_CALLABLE = "api.errors.login_locked_out"  # 429 in the one JSON error shape
+# A row per successful login, kept for ever, is not wanted: Django keeps last_login.
+AXES_DISABLE_ACCESS_LOG = True
+
 # --- REST API -------------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
@@ -264,11 +290,13 @@ REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "api.errors.exception_handler",
     "DEFAULT_THROTTLE_RATES": {
         "login": env.str("THROTTLE_LOGIN", default="10/min"),
+        # A client refreshes once per access token (JWT_ACCESS_MINUTES); more is a stolen token being tried.
+        "token_refresh": env.str("THROTTLE_TOKEN_REFRESH", default="20/min"),
         "register": env.str("THROTTLE_REGISTER", default="5/min"),
         "booking_create": env.str("THROTTLE_BOOKING_CREATE", default="30/hour"),
     },
-    # Without this DRF trusts every X-Forwarded-For hop and throttling is spoofable.
-    # 0 = use the socket address; behind one nginx set NUM_PROXIES=1.
+    # Without this DRF trusts every X-Forwarded-For hop. Our throttles ignore it: they key on
+    # REMOTE_ADDR, which the edge middleware sets from a trusted proxy (api/throttles.py).
     "NUM_PROXIES": env.int("NUM_PROXIES", default=0),
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
 }

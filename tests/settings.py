@@ -23,7 +23,12 @@ STORAGES = {
 # Generous limits; the throttling tests set tight ones themselves.
 REST_FRAMEWORK = {
     **REST_FRAMEWORK,
-    "DEFAULT_THROTTLE_RATES": {"login": "1000/min", "register": "1000/min", "booking_create": "1000/min"},
+    "DEFAULT_THROTTLE_RATES": {
+        "login": "1000/min",
+        "token_refresh": "1000/min",
+        "register": "1000/min",
+        "booking_create": "1000/min",
+    },
 }
 EVENTS_BACKEND = "memory"
 # WhiteNoise warns on every request when the static root is missing.

@@ -187,13 +187,13 @@ def test_a_review_comment_can_be_moderated_but_not_its_rating(staff: Client) -> 
     assert review.rating == rating
 
 
-def test_staff_add_a_staff_account_with_a_normalised_email(staff: Client) -> None:
+def test_staff_add_an_account_with_a_normalised_email(staff: Client) -> None:
     response = staff.post(
         reverse("admin:orm_user_add"),
         {
-            "email": "  New.Staff@ExpertHub.local ",
-            "name": "New Staff",
-            "role": "staff",
+            "email": "  New.Expert@ExpertHub.local ",
+            "name": "New Expert",
+            "role": "expert",
             "usable_password": "true",
             "password1": "a-long-unusual-passphrase",
             "password2": "a-long-unusual-passphrase",
@@ -201,8 +201,8 @@ def test_staff_add_a_staff_account_with_a_normalised_email(staff: Client) -> Non
     )
 
     assert response.status_code == 302
-    created = User.objects.get(email="new.staff@experthub.local")
-    assert created.is_staff
+    created = User.objects.get(email="new.expert@experthub.local")
+    assert created.role == "expert"
     assert created.check_password("a-long-unusual-passphrase")
 
 

@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 from django.contrib.auth import get_user_model
-from django.core.cache import cache
+from django.core.cache import caches
 from django.test import TestCase
 from rest_framework.test import APIClient
 
@@ -25,6 +25,7 @@ from adapters.local.blobs import LocalBlobStore
 from adapters.memory.store import FixedClock
 from adapters.orm.models import BookingRow, ExpertProfileRow, ReviewRow
 from adapters.orm.repositories import DjangoUnitOfWork
+from api.throttles import THROTTLE_CACHE
 from domain.bookings import Booking
 from domain.experts import ExpertProfile
 from domain.ids import UserId, new_id
@@ -62,10 +63,19 @@ def _no_server_errors(settings: Any) -> Iterator[None]:
 
 @pytest.fixture(autouse=True)
 def _fresh_cache() -> Iterator[None]:
-    """Throttle counters live in the cache; no test inherits another's."""
-    cache.clear()
+    """Throttle counters live in a cache; no test inherits another's."""
+    for alias in ("default", THROTTLE_CACHE):
+        caches[alias].clear()
     yield
-    cache.clear()
+    for alias in ("default", THROTTLE_CACHE):
+        caches[alias].clear()
+
+
+@pytest.fixture
+def tight_throttles(settings: Any) -> None:
+    """Two requests a minute in every throttle scope."""
+    scopes = ("login", "token_refresh", "register", "booking_create")
+    settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": dict.fromkeys(scopes, "2/min")}
 
 
 @pytest.fixture(autouse=True)

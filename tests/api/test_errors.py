@@ -108,14 +108,6 @@ class TestHttpErrors:
         assert_error(anon.get(f"{API}/experts/", HTTP_ACCEPT="application/xml"), 406, "not_acceptable")
 
 
-@pytest.fixture
-def tight_throttles(settings: Any) -> None:
-    settings.REST_FRAMEWORK = {
-        **settings.REST_FRAMEWORK,
-        "DEFAULT_THROTTLE_RATES": {"login": "2/min", "register": "2/min", "booking_create": "2/min"},
-    }
-
-
 @pytest.mark.usefixtures("tight_throttles")
 class TestThrottling:
     def assert_throttled(self, response: Any) -> None:
@@ -134,6 +126,13 @@ class TestThrottling:
             anon.post(f"{API}/auth/token/", wrong)
 
         self.assert_throttled(anon.post(f"{API}/auth/token/", {**wrong, "password": PASSWORD}))
+
+    def test_token_refresh(self, anon: APIClient) -> None:
+        # Throttled before the token is even read: guessing refresh tokens costs the same as passwords.
+        garbage = {"refresh": "not-a-token"}
+        assert [anon.post(f"{API}/auth/token/refresh/", garbage).status_code for _ in range(2)] == [401, 401]
+
+        self.assert_throttled(anon.post(f"{API}/auth/token/refresh/", garbage))
 
     def test_register(self, anon: APIClient) -> None:
         def register(n: int) -> Any:

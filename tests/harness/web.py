@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import signal
 import subprocess
 import sys
 from collections.abc import Iterator, Sequence
@@ -36,3 +38,24 @@ def gunicorn_serving(
     finally:
         process.terminate()
         process.communicate(timeout=30)
+
+
+def worker_pids(master: subprocess.Popen[str]) -> set[int]:
+    """The gunicorn master's worker processes."""
+    children = Path(f"/proc/{master.pid}/task/{master.pid}/children").read_text().split()
+    return {int(pid) for pid in children}
+
+
+@contextmanager
+def only(master: subprocess.Popen[str], worker: int) -> Iterator[None]:
+    """Every other worker frozen (SIGSTOP): this one accepts every connection meanwhile.
+
+    Which worker accepts a connection is the kernel's choice; this makes it the test's."""
+    others = worker_pids(master) - {worker}
+    for pid in others:
+        os.kill(pid, signal.SIGSTOP)
+    try:
+        yield
+    finally:
+        for pid in others:
+            os.kill(pid, signal.SIGCONT)

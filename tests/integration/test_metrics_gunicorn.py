@@ -26,7 +26,7 @@ from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.harness.servers import LOOPBACK, free_port, wait_until
-from tests.harness.web import gunicorn_serving
+from tests.harness.web import gunicorn_serving, only, worker_pids
 
 pytestmark = pytest.mark.integration
 
@@ -101,24 +101,6 @@ def scrape(port: int) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
 
 def value(samples: dict[tuple[str, frozenset[tuple[str, str]]], float], name: str, **labels: str) -> float:
     return samples.get((name, frozenset(labels.items())), 0.0)
-
-
-def worker_pids(master: subprocess.Popen[str]) -> set[int]:
-    children = Path(f"/proc/{master.pid}/task/{master.pid}/children").read_text().split()
-    return {int(pid) for pid in children}
-
-
-@contextmanager
-def only(master: subprocess.Popen[str], worker: int) -> Iterator[None]:
-    """Every other worker frozen: this one accepts every connection meanwhile."""
-    others = worker_pids(master) - {worker}
-    for pid in others:
-        os.kill(pid, signal.SIGSTOP)
-    try:
-        yield
-    finally:
-        for pid in others:
-            os.kill(pid, signal.SIGCONT)
 
 
 def own_count(metrics_dir: Path, pid: int) -> float:
