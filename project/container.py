@@ -181,15 +181,23 @@ class Container(containers.DeclarativeContainer):
         ),
         memory=providers.Singleton(lazy("adapters.memory.cache:InMemoryResponseCache")),
     )
-    # Events the broker refused after a commit wait here for the outbox_relay task.
+    # The transactional outbox: events are rows of the use case's transaction, sent after
+    # its commit, and by the outbox_relay task when that send did not happen.
     event_outbox = providers.Singleton(lazy("adapters.celery.outbox:DjangoEventOutbox"))
     events = providers.Selector(
         config.events_backend,
-        log=providers.Singleton(LoggingEventPublisher),
-        memory=providers.Singleton(InMemoryEventPublisher),
-        celery=providers.Singleton(lazy("adapters.celery.events:CeleryEventPublisher"), outbox=event_outbox),
+        log=providers.Singleton(LoggingEventPublisher, uow=uow),
+        memory=providers.Singleton(InMemoryEventPublisher, uow=uow),
+        celery=providers.Singleton(
+            lazy("adapters.celery.events:CeleryEventPublisher"),
+            uow=uow,
+            outbox=event_outbox,
+            publish_timeout=config.queue.publish_timeout,
+        ),
     )
-    outbox_relay = providers.Callable(lazy("adapters.celery.events:outbox_relay"), outbox=event_outbox)
+    outbox_relay = providers.Callable(
+        lazy("adapters.celery.events:outbox_relay"), outbox=event_outbox, publish_timeout=config.queue.publish_timeout
+    )
 
     # --- use cases -------------------------------------------------------------
     account_register = providers.Callable(
@@ -418,6 +426,7 @@ def settings_config() -> dict[str, Any]:
             "recipients": tuple(settings.OPS_REPORT_EMAILS),
             "url": f"{settings.PUBLIC_BASE_URL.rstrip('/')}/api/v1/reports/{{day}}/",
         },
+        "queue": {"publish_timeout": settings.QUEUE_PUBLISH_TIMEOUT_SECONDS},
         "redis": {
             "url": settings.REDIS_URL,
             "socket_timeout": settings.REDIS_SOCKET_TIMEOUT_SECONDS,
