@@ -109,6 +109,7 @@ class Container(containers.DeclarativeContainer):
         socket_timeout=config.redis.socket_timeout,
         ssl_cert_reqs=config.redis.ssl_cert_reqs,
         ssl_ca_certs=config.redis.ssl_ca_certs,
+        breaker_seconds=config.redis.breaker_seconds,
     )
     elasticsearch_client = providers.Singleton(
         lazy("adapters.elasticsearch.client:make_client"),
@@ -432,6 +433,7 @@ def settings_config() -> dict[str, Any]:
             "socket_timeout": settings.REDIS_SOCKET_TIMEOUT_SECONDS,
             "ssl_cert_reqs": settings.REDIS_SSL_CERT_REQS,
             "ssl_ca_certs": settings.REDIS_SSL_CA_CERTS,
+            "breaker_seconds": settings.REDIS_BREAKER_SECONDS,
         },
         "elasticsearch": {
             "url": settings.ELASTICSEARCH_URL,

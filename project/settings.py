@@ -191,6 +191,8 @@ REDIS_URL = env.str("REDIS_URL", default="")
 REDIS_SOCKET_TIMEOUT_SECONDS = env.float("REDIS_SOCKET_TIMEOUT_SECONDS", default=0.25)
 REDIS_SSL_CERT_REQS = env.str("REDIS_SSL_CERT_REQS", default="required")  # rediss://: required | optional | none
 REDIS_SSL_CA_CERTS = env.str("REDIS_SSL_CA_CERTS", default="") or None
+# After a timeout the process leaves that Redis alone this long (adapters/redis/breaker.py).
+REDIS_BREAKER_SECONDS = env.float("REDIS_BREAKER_SECONDS", default=5.0)
 
 # --- Cache --------------------------------------------------------------------
 # Redis when REDIS_URL is set (django-redis), else process-local memory.
@@ -199,6 +201,7 @@ CACHES = build_caches(
     socket_timeout=REDIS_SOCKET_TIMEOUT_SECONDS,
     ssl_cert_reqs=REDIS_SSL_CERT_REQS,
     ssl_ca_certs=REDIS_SSL_CA_CERTS,
+    breaker_seconds=REDIS_BREAKER_SECONDS,
 )
 # django-redis ignores a Redis outage (IGNORE_EXCEPTIONS); log each ignored error
 # (logger "django_redis.cache") so an outage is visible, not silent.
