@@ -147,7 +147,12 @@ class Container(containers.DeclarativeContainer):
     search_writer = providers.Selector(
         config.search_sync,
         inline=search,
-        task=providers.Singleton(lazy("adapters.celery.search:CelerySearchSync"), index=search, uow=uow),
+        task=providers.Singleton(
+            lazy("adapters.celery.search:CelerySearchSync"),
+            index=search,
+            uow=uow,
+            publish_timeout=config.queue.publish_timeout,
+        ),
     )
     blobs = providers.Selector(
         config.blob_backend,

@@ -20,9 +20,9 @@ from collections.abc import Callable
 from dataclasses import fields
 from typing import Protocol
 
-from celery import Celery, current_app
-from kombu.exceptions import KombuError, OperationalError
+from celery import Celery
 
+from adapters.celery.sending import PUBLISH_TIMEOUT_SECONDS, send_task_bounded
 from domain.errors import PortError
 from domain.events import DomainEvent
 from domain.ports import UnitOfWork
@@ -33,8 +33,6 @@ NOTIFY_TASK = "api.tasks.notify"
 # After the broker refused or timed out, sends after a commit are skipped this long (the
 # relay takes those events): only the first request of an outage waits for the broker.
 BROKER_PAUSE_SECONDS = 30.0
-# The default bound of one send (connect, then the publish), from CELERY_PUBLISH_TIMEOUT_SECONDS.
-PUBLISH_TIMEOUT_SECONDS = 0.5
 # The relay leaves younger rows to the send after their commit, which is still running.
 RELAY_MIN_AGE_SECONDS = 10.0
 # Published rows are kept this long (to look at in the admin), then pruned by the relay.
@@ -110,20 +108,9 @@ class CeleryEventPublisher:
 
 
 def enqueue(payload: Payload, *, app: Celery | None = None, timeout: float = PUBLISH_TIMEOUT_SECONDS) -> None:
-    """Send the notify task for the payload to the broker within about ``timeout`` seconds per step
-    (connect, publish); PortError if the broker refuses it or does not answer in time.
-
-    A connection of its own with short socket timeouts, and neither connection nor
-    publish retries (kombu's first connection retry alone waits 2 s): the app's broker
-    settings are the worker's, whose waits are longer.
-    """
-    celery_app = app or current_app
-    bounded = {"socket_timeout": timeout, "socket_connect_timeout": timeout, "max_retries": 0}
-    try:
-        with celery_app.connection_for_write(connect_timeout=timeout, transport_options=bounded) as connection:
-            celery_app.signature(NOTIFY_TASK, kwargs=payload).apply_async(connection=connection, retry=False)
-    except (OperationalError, KombuError, OSError) as error:
-        raise PortError(f"Could not enqueue {payload['kind']}.") from error
+    """Send the notify task for the payload within about ``timeout`` seconds per step (connect, publish);
+    PortError if the broker refuses it or does not answer in time."""
+    send_task_bounded(NOTIFY_TASK, payload, app=app, timeout=timeout)
 
 
 def outbox_relay(
