@@ -23,7 +23,7 @@ from django.conf import settings
 from django.db import connection
 from django.utils import timezone
 
-from adapters.celery.events import CeleryEventPublisher, event_payload, outbox_relay
+from adapters.celery.events import CeleryEventPublisher, enqueue, event_payload, outbox_relay
 from adapters.celery.outbox import DjangoEventOutbox, Payload
 from adapters.orm.models import BookingRow, OutboxEvent
 from adapters.orm.repositories import DjangoUnitOfWork
@@ -35,9 +35,10 @@ from domain.money import Money
 from domain.users import Role
 from project.celery import app as project_app
 from project.container import container
-from tests.harness.servers import LOOPBACK, free_port
+from tests.harness.servers import LOOPBACK, RedisServer, free_port
 
-# Generous: a refused connection on loopback answers at once; only a stalled machine comes near.
+# Generous: a refused connection on loopback answers at once, a hung one after the 0.5 s timeout;
+# only a stalled machine comes near.
 REFUSAL_BOUND_SECONDS = 3.0
 
 
@@ -200,6 +201,23 @@ class TestABrokerOutageAfterTheCommit:
 
         assert enqueued(working_broker) == [("api.tasks.notify", event_payload(events[2]))]
         assert waiting() == [event_payload(event) for event in events[:2]]
+
+
+def test_a_send_to_a_hung_broker_gives_up_within_its_bound(own_redis_server: RedisServer) -> None:
+    """A frozen Redis accepts the connection and never answers: the app's own settings would
+    wait 5 s per publish attempt, four attempts; the send from a request gives up after its timeout."""
+    app = Celery("hung", broker=own_redis_server.url, set_as_current=False)
+    own_redis_server.hang()
+    try:
+        started = time.monotonic()
+        with pytest.raises(PortError):
+            enqueue(event_payload(booking_requested()), app=app, timeout=0.5)
+        elapsed = time.monotonic() - started
+    finally:
+        own_redis_server.resume()
+        app.close()
+
+    assert elapsed < REFUSAL_BOUND_SECONDS
 
 
 @pytest.mark.django_db
