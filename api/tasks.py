@@ -65,7 +65,8 @@ def _notify(
 
 @shared_task(name="api.tasks.outbox_relay")
 def outbox_relay() -> int:
-    """Enqueue the events the broker refused at publish time (beat: every minute); returns how many."""
+    """Send the outbox's events that the send after their commit left (a broker outage, a killed
+    process), and prune old published ones (beat: every minute); returns how many were sent."""
     relayed = _outbox_relay()
     if relayed:
         logger.info("outbox_relay: %d event(s) enqueued", relayed)

@@ -292,8 +292,16 @@ class BlobStoreSetup(Protocol):
 
 
 class EventPublisher(Protocol):
+    """Domain events as part of the unit of work that caused them (a transactional outbox)."""
+
     def publish(self, event: DomainEvent) -> None:
-        """Hand the event to whatever performs its side effects (log, queue, ...)."""
+        """Record the event inside the caller's ``uow.atomic()`` block: it is handed to whatever
+        performs its side effects (log, queue, ...) after that block commits, and never if it
+        rolls back. Outside any block it is handed over at once.
+
+        Delivery is at least once: the handlers are idempotent. PortError if the event
+        cannot be recorded; inside a block that rolls the change back with it.
+        """
         ...
 
 

@@ -397,10 +397,11 @@ class SentEmailAdmin(BackOfficeAdmin):
 
 @admin.register(OutboxEvent)
 class OutboxEventAdmin(BackOfficeAdmin):
-    """Events the broker refused, waiting for the outbox relay; rows that stay mean the broker is still down."""
+    """Every event, written with the change it announces; unpublished rows that stay mean the
+    broker is still down or beat is not running (the relay sends them)."""
 
-    list_display = ("kind", "ids", "created_at")
-    list_filter = ("kind",)
+    list_display = ("kind", "ids", "created_at", "published_at")
+    list_filter = ("kind", ("published_at", admin.EmptyFieldListFilter))
     ordering = ("id",)
 
 

@@ -10,13 +10,16 @@ source): SOCKET_CONNECT_TIMEOUT and SOCKET_TIMEOUT go to the redis-py
 connection, IGNORE_EXCEPTIONS turns a connection failure into a miss (get
 returns the default, set/add/incr return None), and CONNECTION_POOL_KWARGS is
 passed to redis-py's ``ConnectionPool.from_url``, which is where the TLS
-options of a ``rediss://`` URL go. docs/redis.md explains the choices.
+options of a ``rediss://`` URL and the circuit breaker's connection class
+(adapters/redis/breaker.py) go. docs/redis.md explains the choices.
 """
 
 from __future__ import annotations
 
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
+
+from adapters.redis.breaker import BREAKER_SECONDS, breaker_connection_class
 
 LOCAL_MEMORY = {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "experthub"}
 # Created by migration orm 0009 (the same name is written there: adapters may not import project).
@@ -30,11 +33,19 @@ THROTTLE_IN_DATABASE = {
 
 
 def build_caches(
-    *, redis_url: str, socket_timeout: float, ssl_cert_reqs: str, ssl_ca_certs: str | None
+    *,
+    redis_url: str,
+    socket_timeout: float,
+    ssl_cert_reqs: str,
+    ssl_ca_certs: str | None,
+    breaker_seconds: float = BREAKER_SECONDS,
 ) -> dict[str, dict[str, Any]]:
     """The CACHES setting: Redis when ``redis_url`` is set, else local memory (and the database for throttles)."""
     if not redis_url:
         return {"default": dict(LOCAL_MEMORY), "throttle": dict(THROTTLE_IN_DATABASE)}
+    # One timeout and the process leaves this Redis alone for breaker_seconds: the
+    # several cache calls of one request (throttles, pages, pins) do not each wait.
+    pool: dict[str, Any] = {"connection_class": breaker_connection_class(redis_url), "breaker_seconds": breaker_seconds}
     options: dict[str, Any] = {
         "CLIENT_CLASS": "django_redis.client.DefaultClient",
         # A hung Redis must not stall a worker: every command gives up after
@@ -44,9 +55,10 @@ def build_caches(
         # The cache is an optimisation: an outage is a miss, never a 500. The
         # ignored errors are logged (DJANGO_REDIS_LOG_IGNORED_EXCEPTIONS).
         "IGNORE_EXCEPTIONS": True,
+        "CONNECTION_POOL_KWARGS": pool,
     }
     if redis_url.startswith("rediss://"):
-        options["CONNECTION_POOL_KWARGS"] = ssl_options(ssl_cert_reqs=ssl_cert_reqs, ssl_ca_certs=ssl_ca_certs)
+        pool |= ssl_options(ssl_cert_reqs=ssl_cert_reqs, ssl_ca_certs=ssl_ca_certs)
     redis = {"BACKEND": "django_redis.cache.RedisCache", "LOCATION": redis_url}
     return {
         "default": {**redis, "OPTIONS": options},

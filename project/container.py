@@ -109,6 +109,7 @@ class Container(containers.DeclarativeContainer):
         socket_timeout=config.redis.socket_timeout,
         ssl_cert_reqs=config.redis.ssl_cert_reqs,
         ssl_ca_certs=config.redis.ssl_ca_certs,
+        breaker_seconds=config.redis.breaker_seconds,
     )
     elasticsearch_client = providers.Singleton(
         lazy("adapters.elasticsearch.client:make_client"),
@@ -146,7 +147,12 @@ class Container(containers.DeclarativeContainer):
     search_writer = providers.Selector(
         config.search_sync,
         inline=search,
-        task=providers.Singleton(lazy("adapters.celery.search:CelerySearchSync"), index=search, uow=uow),
+        task=providers.Singleton(
+            lazy("adapters.celery.search:CelerySearchSync"),
+            index=search,
+            uow=uow,
+            publish_timeout=config.queue.publish_timeout,
+        ),
     )
     blobs = providers.Selector(
         config.blob_backend,
@@ -181,15 +187,23 @@ class Container(containers.DeclarativeContainer):
         ),
         memory=providers.Singleton(lazy("adapters.memory.cache:InMemoryResponseCache")),
     )
-    # Events the broker refused after a commit wait here for the outbox_relay task.
+    # The transactional outbox: events are rows of the use case's transaction, sent after
+    # its commit, and by the outbox_relay task when that send did not happen.
     event_outbox = providers.Singleton(lazy("adapters.celery.outbox:DjangoEventOutbox"))
     events = providers.Selector(
         config.events_backend,
-        log=providers.Singleton(LoggingEventPublisher),
-        memory=providers.Singleton(InMemoryEventPublisher),
-        celery=providers.Singleton(lazy("adapters.celery.events:CeleryEventPublisher"), outbox=event_outbox),
+        log=providers.Singleton(LoggingEventPublisher, uow=uow),
+        memory=providers.Singleton(InMemoryEventPublisher, uow=uow),
+        celery=providers.Singleton(
+            lazy("adapters.celery.events:CeleryEventPublisher"),
+            uow=uow,
+            outbox=event_outbox,
+            publish_timeout=config.queue.publish_timeout,
+        ),
     )
-    outbox_relay = providers.Callable(lazy("adapters.celery.events:outbox_relay"), outbox=event_outbox)
+    outbox_relay = providers.Callable(
+        lazy("adapters.celery.events:outbox_relay"), outbox=event_outbox, publish_timeout=config.queue.publish_timeout
+    )
 
     # --- use cases -------------------------------------------------------------
     account_register = providers.Callable(
@@ -418,11 +432,13 @@ def settings_config() -> dict[str, Any]:
             "recipients": tuple(settings.OPS_REPORT_EMAILS),
             "url": f"{settings.PUBLIC_BASE_URL.rstrip('/')}/api/v1/reports/{{day}}/",
         },
+        "queue": {"publish_timeout": settings.QUEUE_PUBLISH_TIMEOUT_SECONDS},
         "redis": {
             "url": settings.REDIS_URL,
             "socket_timeout": settings.REDIS_SOCKET_TIMEOUT_SECONDS,
             "ssl_cert_reqs": settings.REDIS_SSL_CERT_REQS,
             "ssl_ca_certs": settings.REDIS_SSL_CA_CERTS,
+            "breaker_seconds": settings.REDIS_BREAKER_SECONDS,
         },
         "elasticsearch": {
             "url": settings.ELASTICSEARCH_URL,

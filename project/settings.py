@@ -194,6 +194,8 @@ REDIS_URL = env.str("REDIS_URL", default="")
 REDIS_SOCKET_TIMEOUT_SECONDS = env.float("REDIS_SOCKET_TIMEOUT_SECONDS", default=0.25)
 REDIS_SSL_CERT_REQS = env.str("REDIS_SSL_CERT_REQS", default="required")  # rediss://: required | optional | none
 REDIS_SSL_CA_CERTS = env.str("REDIS_SSL_CA_CERTS", default="") or None
+# After a timeout the process leaves that Redis alone this long (adapters/redis/breaker.py).
+REDIS_BREAKER_SECONDS = env.float("REDIS_BREAKER_SECONDS", default=5.0)
 
 # --- Cache --------------------------------------------------------------------
 # Redis when REDIS_URL is set (django-redis), else process-local memory.
@@ -202,6 +204,7 @@ CACHES = build_caches(
     socket_timeout=REDIS_SOCKET_TIMEOUT_SECONDS,
     ssl_cert_reqs=REDIS_SSL_CERT_REQS,
     ssl_ca_certs=REDIS_SSL_CA_CERTS,
+    breaker_seconds=REDIS_BREAKER_SECONDS,
 )
 # django-redis ignores a Redis outage (IGNORE_EXCEPTIONS); log each ignored error
 # (logger "django_redis.cache") so an outage is visible, not silent.
@@ -398,6 +401,10 @@ CELERY_BROKER_TRANSPORT_OPTIONS |= {
     "socket_connect_timeout": QUEUE_BROKER_SOCKET_TIMEOUT_SECONDS,
 }
 CELERY_BROKER_CONNECTION_TIMEOUT = QUEUE_BROKER_SOCKET_TIMEOUT_SECONDS
+# The send after a commit, inside the request: a connection of its own with this connect
+# and socket timeout and no publish retries (adapters/celery/events.py). A hung broker
+# costs a request about this much once, then the event waits in the outbox for the relay.
+QUEUE_PUBLISH_TIMEOUT_SECONDS = env.float("CELERY_PUBLISH_TIMEOUT_SECONDS", default=0.5)
 if CELERY_BROKER_URL.startswith("filesystem://"):
     for _folder in ("queue", "processed", "control"):
         (QUEUE_BROKER_FOLDER / _folder).mkdir(parents=True, exist_ok=True)
@@ -472,7 +479,8 @@ SEARCH_RECONCILE_INTERVAL_SECONDS = env.int("SEARCH_RECONCILE_INTERVAL_SECONDS",
 # Periodic tasks, run by `celery -A project beat` (one beat: see the lock above).
 CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     "daily-report": {"task": "api.tasks.report_daily", "schedule": float(OPS_REPORT_CHECK_SECONDS)},
-    # Events the broker refused at publish time, enqueued once it is back (docs/celery.md).
+    # Events the send after their commit left in the outbox (a broker outage, a killed
+    # process), enqueued once the broker answers (docs/celery.md).
     # Expires before the next run: beat must not pile up relays while no worker runs.
     "outbox-relay": {"task": "api.tasks.outbox_relay", "schedule": 60.0, "options": {"expires": 50}},
     # Repairs an external search index's drift (lost tasks, outages); a no-op that says why on the

@@ -35,7 +35,7 @@ def account_register(
     )
     with uow.atomic():
         users.add(user, password=password)
-        uow.on_commit(lambda: events.publish(AccountRegistered(user_id=user.id)))
+        events.publish(AccountRegistered(user_id=user.id))
     return user
 
 

@@ -67,7 +67,7 @@ def avatar_upload_confirm(
         experts.save(profile)
         if previous and previous != key:
             uow.on_commit(lambda: blobs.delete(previous))
-        uow.on_commit(lambda: events.publish(ExpertProfileChanged(expert_id=profile.id)))
+        events.publish(ExpertProfileChanged(expert_id=profile.id))
         expert_pages_invalidate(uow=uow, response_cache=response_cache, expert_id=profile.id)
     return profile
 

@@ -69,7 +69,7 @@ def booking_request(
     )
     with uow.atomic():
         bookings.add(booking)
-        _publish_after_commit(uow, events, BookingRequested(booking_id=booking.id))
+        events.publish(BookingRequested(booking_id=booking.id))
     return booking
 
 
@@ -112,7 +112,7 @@ def booking_accept(
         if bookings.has_accepted_overlap(booking):
             raise BookingOverlap("You already have an accepted booking at that time.")
         bookings.save(booking)
-        _publish_after_commit(uow, events, BookingAccepted(booking_id=booking.id))
+        events.publish(BookingAccepted(booking_id=booking.id))
     return booking
 
 
@@ -174,7 +174,7 @@ def _transition(
         booking = _party_booking(bookings, actor, booking_id)
         move(booking)
         bookings.save(booking)
-        _publish_after_commit(uow, events, event(booking_id=booking.id))
+        events.publish(event(booking_id=booking.id))
     return booking
 
 
@@ -183,7 +183,3 @@ def _party_booking(bookings: BookingRepository, actor: UserId, booking_id: Booki
     if not booking.is_party(actor):
         raise NotFound("Booking not found.")
     return booking
-
-
-def _publish_after_commit(uow: UnitOfWork, events: EventPublisher, event: DomainEvent) -> None:
-    uow.on_commit(lambda: events.publish(event))

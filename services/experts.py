@@ -302,7 +302,7 @@ def _save(
 def _after_change(
     *, uow: UnitOfWork, events: EventPublisher, response_cache: ResponseCache, profile: ExpertProfile
 ) -> None:
-    uow.on_commit(lambda: events.publish(ExpertProfileChanged(expert_id=profile.id)))
+    events.publish(ExpertProfileChanged(expert_id=profile.id))
     expert_pages_invalidate(uow=uow, response_cache=response_cache, expert_id=profile.id)
 
 

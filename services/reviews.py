@@ -68,7 +68,7 @@ def review_create(
         expert.record_rating(rating)
         experts.save(expert)
         expert_sync_index(search=search, profile=expert)
-        uow.on_commit(lambda: events.publish(ReviewCreated(review_id=review.id, expert_id=expert.id)))
+        events.publish(ReviewCreated(review_id=review.id, expert_id=expert.id))
         expert_pages_invalidate(uow=uow, response_cache=response_cache, expert_id=expert.id)  # the rating moved
     return review
 

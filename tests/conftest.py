@@ -25,11 +25,12 @@ def memory_ports() -> SimpleNamespace:
     from adapters.memory.search import InMemorySearchIndex
 
     database = MemoryDatabase()
+    uow = MemoryUnitOfWork(database)
     return SimpleNamespace(
         database=database,
-        uow=MemoryUnitOfWork(database),
+        uow=uow,
         clock=FixedClock(),
-        events=InMemoryEventPublisher(),
+        events=InMemoryEventPublisher(uow),
         users=InMemoryUserRepository(database),
         experts=InMemoryExpertRepository(database),
         bookings=InMemoryBookingRepository(database),

@@ -115,7 +115,9 @@ def test_a_task_enqueued_by_a_request_logs_with_its_request_id(worker_app: Celer
 
     with (
         container.notification_for_event.override(providers.Callable(notification_for_event)),
-        container.events.override(CeleryEventPublisher(app=worker_app)),
+        container.events.override(
+            CeleryEventPublisher(app=worker_app, uow=container.uow(), outbox=container.event_outbox())
+        ),
     ):
         response = Client().post(
             "/api/v1/auth/register/",

@@ -10,9 +10,11 @@ message (by task name, the id as a string), whose task reads the profile as it
 then is and writes the real index (services.experts.expert_index_sync). A
 rolled-back transaction enqueues nothing. Searches go straight to the real index.
 
-A broker that refuses the message after the commit loses that sync: the failure
-is logged (the unit of work's on_commit callbacks never fail a committed request)
-and the hourly reconcile task repairs the document.
+A broker that refuses the message after the commit, or does not answer within
+``publish_timeout`` (adapters/celery/sending.py: a hung broker must not hold the
+request), loses that sync: the failure is logged (the unit of work's on_commit
+callbacks never fail a committed request) and the hourly reconcile task repairs the
+document. (Events, unlike these, go through the transactional outbox.)
 """
 
 from __future__ import annotations
@@ -20,10 +22,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from contextvars import ContextVar
 
-from celery import Celery, current_app
-from kombu.exceptions import KombuError, OperationalError
+from celery import Celery
 
-from domain.errors import PortError
+from adapters.celery.sending import PUBLISH_TIMEOUT_SECONDS, send_task_bounded
 from domain.ids import ExpertId
 from domain.ports import SearchIndex, UnitOfWork
 from domain.search import ExpertDocument, SearchQuery, SearchResult
@@ -35,10 +36,18 @@ class CelerySearchSync:
     """Implements SearchIndex over ``index``: reads delegate, writes enqueue ``api.tasks.search_sync``
     after the commit, one message per expert per transaction. ``app`` as for CeleryEventPublisher."""
 
-    def __init__(self, index: SearchIndex, uow: UnitOfWork, app: Celery | None = None) -> None:
+    def __init__(
+        self,
+        index: SearchIndex,
+        uow: UnitOfWork,
+        app: Celery | None = None,
+        *,
+        publish_timeout: float = PUBLISH_TIMEOUT_SECONDS,
+    ) -> None:
         self._index = index
         self._uow = uow
         self._app = app
+        self._publish_timeout = publish_timeout
         # The experts enqueued since this context's last write outside a commit's callbacks:
         # per context (thread, greenlet), so concurrent requests never share it.
         self._enqueued: ContextVar[set[ExpertId] | None] = ContextVar(f"search-sync-{id(self)}", default=None)
@@ -86,8 +95,4 @@ class CelerySearchSync:
                 enqueued.add(expert_id)
 
     def _send(self, expert_id: ExpertId) -> None:
-        app = self._app or current_app
-        try:
-            app.signature(SYNC_TASK, kwargs={"expert_ids": [str(expert_id)]}).apply_async()
-        except (OperationalError, KombuError, OSError) as error:
-            raise PortError(f"Could not enqueue the search sync of expert {expert_id}.") from error
+        send_task_bounded(SYNC_TASK, {"expert_ids": [str(expert_id)]}, app=self._app, timeout=self._publish_timeout)

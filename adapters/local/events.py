@@ -5,12 +5,16 @@ from __future__ import annotations
 import logging
 
 from domain.events import DomainEvent
+from domain.ports import UnitOfWork
 
 logger = logging.getLogger("experthub.events")
 
 
 class LoggingEventPublisher:
-    """Logs each event; the embedded default until the task queue takes events over."""
+    """Implements EventPublisher: logs each event once its unit of work committed (no task queue)."""
+
+    def __init__(self, uow: UnitOfWork) -> None:
+        self._uow = uow
 
     def publish(self, event: DomainEvent) -> None:
-        logger.info("domain event %s %s", type(event).__name__, event)
+        self._uow.on_commit(lambda: logger.info("domain event %s %s", type(event).__name__, event))

@@ -251,17 +251,27 @@ class SentEmail(models.Model):
 
 
 class OutboxEvent(models.Model):
-    """A domain event the broker refused at publish time, kept until the relay enqueues it (adapters/celery)."""
+    """A domain event, written in the transaction of the change it announces (adapters/celery).
+
+    Sent to the broker after the commit, or later by the relay; ``published_at`` is set
+    once the broker took it, and published rows are pruned after a while.
+    """
 
     # Oldest first is by id: the relay takes rows in insertion order.
     id = models.BigAutoField(primary_key=True)
     kind = models.CharField(max_length=100)
     ids = models.JSONField()
     created_at = models.DateTimeField(default=timezone.now)
+    published_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         db_table = "experthub_outbox_event"
         verbose_name = "outbox event"
+        indexes = [
+            # The relay reads only what waits: a small index however many published rows remain.
+            models.Index(fields=["id"], condition=models.Q(published_at__isnull=True), name="outbox_waiting"),
+            models.Index(fields=["published_at"], name="outbox_published_at"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.kind} {self.ids}"

@@ -161,7 +161,7 @@ class AcceptRaceContract:
     def test_exactly_one_of_two_racing_accepts_wins(
         self, ports: SimpleNamespace, thread_done: Callable[[], None]
     ) -> None:
-        clock, events = FixedClock(NOW), InMemoryEventPublisher()
+        clock, events = FixedClock(NOW), InMemoryEventPublisher(ports.uow)
         for round_number in range(ROUNDS):
             expert = store_expert(ports.users, ports.experts)
             starts = TEN + timedelta(days=round_number)

@@ -52,7 +52,9 @@ RETRY_BACKOFF_MAX_SECONDS = 4
 def web_events(worker_redis: WorkerRedis) -> Iterator[None]:
     """The use cases publish to the real broker, as the web process does (tests.settings uses memory)."""
     web_app = Celery("web", broker=worker_redis.broker_url, set_as_current=False)
-    with container.events.override(CeleryEventPublisher(app=web_app)):
+    with container.events.override(
+        CeleryEventPublisher(app=web_app, uow=container.uow(), outbox=container.event_outbox())
+    ):
         yield
     web_app.close()
 

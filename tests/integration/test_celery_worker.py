@@ -48,7 +48,9 @@ def test_requesting_a_booking_delivers_the_experts_email(worker_redis: WorkerRed
     )
     worker = CeleryWorker(environment, log=tmp_path / "worker.log", pool="solo").start()
     try:
-        with container.events.override(CeleryEventPublisher(app=web_app)):
+        with container.events.override(
+            CeleryEventPublisher(app=web_app, uow=container.uow(), outbox=container.event_outbox())
+        ):
             container.booking_request(
                 actor=client.id,
                 expert_id=profile.id,

@@ -54,12 +54,15 @@ class Marketplace:
 @pytest.fixture
 def marketplace(own_redis_server: RedisServer, settings: Any) -> Iterator[Marketplace]:
     """The API on Redis: Django's cache (django-redis) and the view counter, plus one published expert."""
-    settings.CACHES = build_caches(
-        redis_url=own_redis_server.url, socket_timeout=SOCKET_TIMEOUT, ssl_cert_reqs="required", ssl_ca_certs=None
-    )  # pytest-django's settings fixture makes Django drop its cache connections, now and after the test
-    client = make_client(
-        url=own_redis_server.url, socket_timeout=SOCKET_TIMEOUT, ssl_cert_reqs="required", ssl_ca_certs=None
-    )
+    redis_options: dict[str, Any] = {
+        "socket_timeout": SOCKET_TIMEOUT,
+        "ssl_cert_reqs": "required",
+        "ssl_ca_certs": None,
+        "breaker_seconds": OUTAGE_BACKOFF,  # a breaker as short as the adapters' backoff: the test waits it out
+    }
+    # pytest-django's settings fixture makes Django drop its cache connections, now and after the test.
+    settings.CACHES = build_caches(redis_url=own_redis_server.url, **redis_options)
+    client = make_client(url=own_redis_server.url, **redis_options)
     response_cache = DjangoResponseCache(version=settings.APP_VERSION, timeout=60, outage_backoff=OUTAGE_BACKOFF)
     with (
         container.redis_client.override(client),

@@ -22,8 +22,14 @@ pytestmark = pytest.mark.integration
 NOW = datetime(2030, 3, 15, 12, 0, tzinfo=UTC)
 
 
-def client_for(url: str, socket_timeout: float = 0.25) -> redis.Redis:
-    return make_client(url=url, socket_timeout=socket_timeout, ssl_cert_reqs="required", ssl_ca_certs=None)
+def client_for(url: str, socket_timeout: float = 0.25, breaker_seconds: float = 5.0) -> redis.Redis:
+    return make_client(
+        url=url,
+        socket_timeout=socket_timeout,
+        ssl_cert_reqs="required",
+        ssl_ca_certs=None,
+        breaker_seconds=breaker_seconds,
+    )
 
 
 @pytest.fixture
@@ -86,7 +92,9 @@ def test_an_unreachable_redis_is_a_port_error() -> None:
 def test_a_hung_redis_costs_one_timeout_then_fails_fast_until_the_backoff_ends(
     own_redis_server: RedisServer,
 ) -> None:
-    client = client_for(own_redis_server.url)
+    # The client's circuit breaker (adapters/redis/breaker.py) would keep failing fast after the
+    # adapter's backoff: as short here, so the server is tried again when the backoff ends.
+    client = client_for(own_redis_server.url, breaker_seconds=0.5)
     counter = RedisExpertViewCounter(client=client, outage_backoff=0.5)
     counter.record_view(ExpertId(new_id()), at=NOW)
     own_redis_server.hang()

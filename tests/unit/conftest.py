@@ -51,7 +51,8 @@ MEMORY_CONFIG = {
         "recipients": ("ops@example.com", "cto@example.com"),
         "url": "https://experthub.test/api/v1/reports/{day}/",
     },
-    "redis": {"url": "", "socket_timeout": 0.1, "ssl_cert_reqs": "none", "ssl_ca_certs": None},
+    "queue": {"publish_timeout": 0.5},
+    "redis": {"url": "", "socket_timeout": 0.1, "ssl_cert_reqs": "none", "ssl_ca_certs": None, "breaker_seconds": 1.0},
     "elasticsearch": {"url": "", "index": "", "api_key": None, "ca_certs": None, "timeout": 1.0},
     "s3": {
         "endpoint_url": None,

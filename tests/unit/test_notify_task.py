@@ -8,7 +8,7 @@ from uuid import uuid4
 import pytest
 from celery.exceptions import Retry
 
-from adapters.celery.events import CeleryEventPublisher, event_payload
+from adapters.celery.events import CeleryEventPublisher, Payload, event_payload
 from adapters.memory.mail import InMemoryMailer
 from api.tasks import MAX_RETRIES, RETRY_BACKOFF_MAX, event_from_payload, notify
 from domain.bookings import Booking
@@ -112,15 +112,36 @@ def test_the_task_gives_up_after_max_retries(wired: World) -> None:
     assert mailer.sent == []
 
 
+class ListOutbox:
+    """The EventOutbox part the publisher uses, as a list: which rows it marked published."""
+
+    def __init__(self) -> None:
+        self.rows: list[Payload] = []
+        self.published: set[int] = set()
+
+    def add(self, payload: Payload) -> int:
+        self.rows.append(payload)
+        return len(self.rows)
+
+    def mark_published(self, row_id: int) -> None:
+        self.published.add(row_id)
+
+
 def test_the_publisher_enqueues_the_task_by_name_with_ids_only(wired: World) -> None:
     expert, booking = requested(wired)
+    outbox = ListOutbox()
+    publisher = CeleryEventPublisher(uow=wired.uow, outbox=outbox)  # type: ignore[arg-type]  # the part it uses
     app.conf.task_always_eager = True
     try:
-        CeleryEventPublisher().publish(BookingRequested(booking_id=booking.id))
+        with wired.uow.atomic():
+            publisher.publish(BookingRequested(booking_id=booking.id))
+            assert wired.mailer.sent == []  # not before the commit
     finally:
         app.conf.task_always_eager = False
 
     assert [message.to for message in wired.mailer.sent] == [expert.email]
+    assert outbox.rows == [event_payload(BookingRequested(booking_id=booking.id))]
+    assert outbox.published == {1}
 
 
 def test_an_event_survives_the_json_payload() -> None:

@@ -16,7 +16,6 @@ from uuid import UUID, uuid4
 
 import pytest
 from celery import Celery
-from kombu.exceptions import OperationalError
 
 from adapters.celery.search import SYNC_TASK, CelerySearchSync
 from adapters.local.search import SqliteSearchIndex
@@ -36,6 +35,7 @@ from services.experts import (
     search_reconcile,
 )
 from tests.contract.test_search_index import doc
+from tests.harness.servers import LOOPBACK, free_port
 from tests.unit.conftest import World
 
 
@@ -203,24 +203,15 @@ def test_clear_empties_the_real_index_after_the_commit_only(
     assert real_index.document_versions() == {}
 
 
-class RefusingApp:
-    """A Celery app whose broker is down."""
-
-    def signature(self, name: str, **options: Any) -> RefusingApp:
-        return self
-
-    def apply_async(self) -> None:
-        raise OperationalError("Connection refused")
-
-
 def test_a_broker_refusing_the_message_is_logged_and_the_commit_stands(
     real_index: InMemorySearchIndex, uow: MemoryUnitOfWork, caplog: pytest.LogCaptureFixture
 ) -> None:
-    sync = CelerySearchSync(real_index, uow, app=RefusingApp())  # type: ignore[arg-type]
+    down = Celery("down", broker=f"redis://{LOOPBACK}:{free_port()}/0", set_as_current=False)  # nothing listens
+    sync = CelerySearchSync(real_index, uow, app=down)
     with caplog.at_level(logging.ERROR), uow.atomic():
         sync.upsert(doc())
 
-    assert "search sync" in caplog.text  # the reconcile repairs the document later
+    assert "Could not send api.tasks.search_sync" in caplog.text  # the reconcile repairs the document later
 
 
 # --- expert_index_sync: the task's use case ----------------------------------------------------------
