@@ -12,10 +12,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.contrib.auth import get_user_model
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
+from rest_framework.exceptions import AuthenticationFailed
 from rest_framework.request import Request
-from rest_framework_simplejwt.serializers import TokenObtainPairSerializer
+from rest_framework_simplejwt.serializers import TokenObtainPairSerializer, TokenRefreshSerializer
+from rest_framework_simplejwt.settings import api_settings as jwt_settings
 from rest_framework_simplejwt.views import TokenObtainPairView, TokenRefreshView
 
 from api.schema import error_responses
@@ -33,11 +36,18 @@ def optional_actor(request: Request) -> UserId | None:
     return UserId(request.user.id) if request.user.is_authenticated else None
 
 
-class LoginSerializer(TokenObtainPairSerializer):
-    """simplejwt's email+password check, with the email normalised as registration stores it."""
+class RefreshSerializer(TokenRefreshSerializer):
+    """simplejwt's refresh, answering 401 for a deleted account as it does for a deactivated one.
+
+    simplejwt 5.5 looks the token's user up with ``objects.get``: an account deleted
+    since login escaped as DoesNotExist, a 500. The check runs first here, so the
+    token of a deleted account is refused before anything is blacklisted or issued.
+    """
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, str]:
-        attrs[self.username_field] = attrs[self.username_field].strip().lower()
+        user_id = self.token_class(attrs["refresh"]).payload.get(jwt_settings.USER_ID_CLAIM)
+        if not get_user_model().objects.filter(**{jwt_settings.USER_ID_FIELD: user_id}).exists():
+            raise AuthenticationFailed(self.error_messages["no_active_account"], "no_active_account")
         return super().validate(attrs)
 
 
@@ -63,7 +73,9 @@ class RefreshOutputSerializer(serializers.Serializer):
 class LoginApi(TokenObtainPairView):
     """Log in with email and password; get an access and a refresh token."""
 
-    serializer_class = LoginSerializer
+    # The email is looked up through UserManager.get_by_natural_key, which folds it to
+    # domain.users.email_key as registration stored it; nothing to normalise here.
+    serializer_class = TokenObtainPairSerializer
     throttle_classes = [ScopedThrottle]
     throttle_scope = LOGIN
 
@@ -79,6 +91,8 @@ class LoginApi(TokenObtainPairView):
 
 class RefreshApi(TokenRefreshView):
     """Trade a refresh token for a new access token."""
+
+    serializer_class = RefreshSerializer
 
     @extend_schema(
         tags=["auth"],

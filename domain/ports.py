@@ -57,9 +57,11 @@ class UnitOfWork(Protocol):
 
 class UserRepository(Protocol):
     def add(self, user: User, *, password: str) -> None:
-        """Store a new account with this password (hashed by the adapter).
+        """Store a new account with this password (hashed by the adapter), its email as
+        domain.users.email_key gives it.
 
-        Raises EmailTaken if an account with the same email exists.
+        Raises EmailTaken if an account with the same email_key exists: one mailbox, one
+        account, whatever case or compatibility form either address was written in.
         """
         ...
 
@@ -68,8 +70,8 @@ class UserRepository(Protocol):
         ...
 
     def get_by_email(self, email: str) -> User:
-        """The account with this email, which the caller has normalised
-        (domain.users.normalise_email). Raises NotFound."""
+        """The account whose email has the same email_key as ``email`` (any case or
+        compatibility form finds it). Raises NotFound."""
         ...
 
     def get_many(self, user_ids: Iterable[UserId]) -> dict[UserId, User]:

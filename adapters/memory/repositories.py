@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import replace
 from typing import Any, TypeVar
 
 from adapters.memory.store import MemoryDatabase
@@ -14,7 +15,7 @@ from domain.ids import BookingId, ExpertId, ReviewId, UserId
 from domain.pagination import Page, PageRequest
 from domain.ports import PartyRole
 from domain.reviews import Review
-from domain.users import User
+from domain.users import User, email_key
 
 T = TypeVar("T")
 
@@ -53,16 +54,18 @@ class InMemoryUserRepository(_Table):
 
     def add(self, user: User, *, password: str) -> None:
         with self._db.lock:
-            if any(u.email == user.email for u in self._rows.values()):
+            key = email_key(user.email)
+            if any(u.email == key for u in self._rows.values()):
                 raise EmailTaken.on_field("email", "An account with this email exists.")
-            self._put(user.id, user)
+            self._put(user.id, replace(user, email=key))
             self._db.table("passwords")[user.id] = password
 
     def get(self, user_id: UserId) -> User:
         return self._get(user_id, "User")
 
     def get_by_email(self, email: str) -> User:
-        found = self._select(lambda u: u.email == email)
+        key = email_key(email)
+        found = self._select(lambda u: u.email == key)
         if not found:
             raise NotFound("User not found.")
         return found[0]
