@@ -239,6 +239,27 @@ class ReportRunRow(models.Model):
         return f"Daily report {self.day} ({self.status})"
 
 
+class UploadRow(models.Model):
+    """One presigned upload (domain.blobs.Upload). ``used_at`` set = confirmed or refused, for good."""
+
+    id = models.UUIDField(primary_key=True)
+    owner_id = models.UUIDField(db_index=True)  # an id, not a foreign key: another aggregate
+    staging_key = models.CharField(max_length=512)
+    final_key = models.CharField(max_length=512)
+    content_type = models.CharField(max_length=100)
+    size = models.PositiveBigIntegerField()
+    created_at = models.DateTimeField()
+    expires_at = models.DateTimeField(db_index=True)
+    used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        db_table = "experthub_upload"
+        verbose_name = "upload"
+
+    def __str__(self) -> str:
+        return f"Upload {self.id} -> {self.final_key}"
+
+
 SENT_EMAIL_STATUS_CHOICES = [("sending", "Sending"), ("sent", "Sent")]
 
 
