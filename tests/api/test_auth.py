@@ -203,6 +203,11 @@ class TestTokensOfChangedAccounts:
 
         assert_error(anon.post(REFRESH, {"refresh": f"{header}.{payload}.forged"}), 401, "token_not_valid")
 
+    def test_a_refresh_token_is_not_a_bearer_token(self, anon: APIClient, client_account: Account) -> None:
+        response = bearer(login(anon, client_account.email)["refresh"]).get(ME)
+
+        assert_error(response, 401, "token_not_valid")
+
     @pytest.mark.parametrize("refresh", [{"a": 1}, ["x"], None, ""])
     def test_a_malformed_refresh_field_is_400(self, anon: APIClient, refresh: Any) -> None:
         assert_error(anon.post(REFRESH, {"refresh": refresh}), 400, "invalid", "refresh")
