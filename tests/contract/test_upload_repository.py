@@ -14,6 +14,7 @@ from domain.blobs import Upload
 from domain.errors import NotFound
 from domain.ids import UploadId, UserId, new_id
 from domain.ports import UploadRepository
+from tests.contract.test_report_runs import _race
 
 NOW = datetime(2030, 1, 1, 9, 0, 0, 123456, tzinfo=UTC)
 
@@ -93,3 +94,21 @@ class TestDjangoUploadRepository(UploadRepositoryContract):
     @pytest.fixture
     def uploads(self) -> UploadRepository:
         return DjangoUploadRepository()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_racing_confirmations_of_one_upload_let_exactly_one_through() -> None:
+    """Two confirm requests at once (a double click, a replayed request): the conditional UPDATE picks one."""
+    uploads = DjangoUploadRepository()
+    upload = make_upload()
+    uploads.add(upload)
+
+    assert _race(lambda: uploads.mark_used(upload.id, at=NOW)) == [False, False, False, True]
+
+
+def test_racing_confirmations_in_memory_let_exactly_one_through() -> None:
+    uploads = InMemoryUploadRepository(MemoryDatabase())
+    upload = make_upload()
+    uploads.add(upload)
+
+    assert _race(lambda: uploads.mark_used(upload.id, at=NOW)) == [False, False, False, True]
