@@ -113,7 +113,10 @@ def _check_stored(blobs: BlobStore, images: ImageProbe, upload: Upload) -> None:
         raise _rejected(f"The stored file is not the {upload.size} bytes that were declared.")
     if info.content_type != upload.content_type:
         raise _rejected(f"{upload.content_type} was declared but {info.content_type or 'no type'} was uploaded.")
-    found = images.identify(data).content_type
+    try:
+        found = images.identify(data).content_type
+    except UploadRejected as e:
+        raise _rejected(e.message) from e
     if found != upload.content_type:
         raise _rejected(f"{upload.content_type} was declared but the file is {found}.")
 

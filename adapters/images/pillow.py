@@ -37,20 +37,18 @@ class PillowImageProbe:
                 info = self._header(data)
                 with Image.open(io.BytesIO(data), formats=_FORMATS) as image:
                     image.load()  # verify() leaves the file unusable, so decode from a fresh open
-        except (UnidentifiedImageError, Image.DecompressionBombError, Image.DecompressionBombWarning) as e:
-            raise _rejected("The file is not an image of an allowed type.") from e
+        except (Image.DecompressionBombError, Image.DecompressionBombWarning) as e:
+            raise UploadRejected(f"The image has more than {self._max_pixels} pixels.") from e
+        except UnidentifiedImageError as e:
+            raise UploadRejected("The file is not an image of an allowed type.") from e
         except (OSError, SyntaxError, ValueError, EOFError) as e:  # what Pillow raises for broken data
-            raise _rejected("The image is truncated or corrupt.") from e
+            raise UploadRejected("The image is truncated or corrupt.") from e
         return info
 
     def _header(self, data: bytes) -> ImageInfo:
         with Image.open(io.BytesIO(data), formats=_FORMATS) as image:
             width, height = image.size
             if width * height > self._max_pixels:
-                raise _rejected(f"The image has more than {self._max_pixels} pixels.")
+                raise UploadRejected(f"The image has more than {self._max_pixels} pixels.")
             image.verify()
             return ImageInfo(content_type=CONTENT_TYPES[str(image.format)], width=width, height=height)
-
-
-def _rejected(message: str) -> UploadRejected:
-    return UploadRejected(message, fields={"upload_id": [message]})
