@@ -76,15 +76,20 @@ def avatar_upload_confirm(
         final_prefix=_prefix(expert_id),
     )
     key = upload.final_key
-    with uow.atomic():
-        profile = experts.get(expert_id, for_update=True)
-        previous, profile.avatar_key = profile.avatar_key, key
-        profile.updated_at = clock.now()
-        experts.save(profile)
-        if previous and previous != key:
-            uow.on_commit(lambda: blobs.delete(previous))
-        uow.on_commit(lambda: events.publish(ExpertProfileChanged(expert_id=profile.id)))
-        expert_pages_invalidate(uow=uow, response_cache=response_cache, expert_id=profile.id)
+    try:
+        with uow.atomic():
+            profile = experts.get(expert_id, for_update=True)
+            previous, profile.avatar_key = profile.avatar_key, key
+            profile.updated_at = clock.now()
+            experts.save(profile)
+            if previous and previous != key:
+                uow.on_commit(lambda: blobs.delete(previous))
+            uow.on_commit(lambda: events.publish(ExpertProfileChanged(expert_id=profile.id)))
+            expert_pages_invalidate(uow=uow, response_cache=response_cache, expert_id=profile.id)
+    except Exception:
+        # Rolled back: nothing points at the moved file, and its upload is spent, so nothing ever will.
+        blobs.delete(key)
+        raise
     return profile
 
 

@@ -6,8 +6,17 @@ import pytest
 
 from adapters.local.blobs import REFUSED_USED
 from adapters.memory.blobs import BlobRefused, InMemoryBlobStore
+from adapters.memory.repositories import InMemoryExpertRepository
 from domain.blobs import AVATAR_MAX_BYTES, STAGING_PREFIX, UPLOAD_CONFIRM_GRACE_SECONDS, UPLOAD_EXPIRY_SECONDS, BlobInfo
-from domain.errors import InvalidInput, NotFound, PermissionDenied, UploadExpired, UploadRejected, UploadUsed
+from domain.errors import (
+    InvalidInput,
+    NotFound,
+    PermissionDenied,
+    PortError,
+    UploadExpired,
+    UploadRejected,
+    UploadUsed,
+)
 from domain.experts import ExpertProfile
 from domain.ids import UploadId, new_id
 from services.uploads import UploadForm
@@ -244,3 +253,20 @@ def test_upload_records_are_pruned_a_day_after_they_expire(world: World) -> None
     assert world.records_prune()["uploads"] == 1
     with pytest.raises(NotFound):
         confirm(world, expert, form)
+
+
+class ProfilesThatCannotSave(InMemoryExpertRepository):
+    def save(self, profile: ExpertProfile) -> None:
+        raise PortError("The database is unavailable.")
+
+
+def test_a_confirm_that_cannot_save_the_profile_leaves_no_file_behind(world: World) -> None:
+    expert = world.published_expert()
+    form = uploaded(world, expert)
+    world.container.experts.override(ProfilesThatCannotSave(world.container.memory_database()))
+
+    with pytest.raises(PortError):
+        confirm(world, expert, form)
+
+    assert world.blobs.head(form.ticket.key) is None
+    assert world.blobs.head(form.ticket.key.removeprefix(STAGING_PREFIX)) is None
