@@ -185,7 +185,7 @@ def _report_send_due(report_send_due: Callable[..., Any] = Provider["report_send
 
 @shared_task(name="api.tasks.records_prune", bind=True, **RETRIED_ON_PORT_ERROR)
 def records_prune(self: Task) -> dict[str, int]:
-    """Beat, daily: forget email delivery records and search counts past their retention."""
+    """Beat, daily: forget email delivery records, search counts and upload records past their retention."""
     pruned = _records_prune()
     logger.info("records_prune: %s", pruned)
     return pruned

@@ -74,6 +74,24 @@ class EmailTaken(Conflict):
     code = "email_taken"
 
 
+class UploadRejected(InvalidInput):
+    """The uploaded file is not what was declared (size, type) or not a whole image; it was deleted (400)."""
+
+    code = "upload_rejected"
+
+
+class UploadUsed(Conflict):
+    """The upload was already confirmed (or refused): each upload form is confirmed at most once."""
+
+    code = "upload_used"
+
+
+class UploadExpired(Conflict):
+    """The upload's time to be confirmed has passed."""
+
+    code = "upload_expired"
+
+
 class ProfileExists(Conflict):
     """The user already owns an expert profile."""
 

@@ -14,6 +14,7 @@ UserId = NewType("UserId", uuid.UUID)
 ExpertId = NewType("ExpertId", uuid.UUID)
 BookingId = NewType("BookingId", uuid.UUID)
 ReviewId = NewType("ReviewId", uuid.UUID)
+UploadId = NewType("UploadId", uuid.UUID)
 
 
 def new_id() -> uuid.UUID:

@@ -12,11 +12,11 @@ from contextlib import AbstractContextManager
 from datetime import date, datetime
 from typing import Any, Literal, Protocol, runtime_checkable
 
-from domain.blobs import BlobInfo, UploadTicket
+from domain.blobs import BlobInfo, ImageInfo, Upload, UploadTicket
 from domain.bookings import Booking, BookingStatus
 from domain.events import DomainEvent
 from domain.experts import ExpertProfile
-from domain.ids import BookingId, ExpertId, ReviewId, UserId
+from domain.ids import BookingId, ExpertId, ReviewId, UploadId, UserId
 from domain.mail import EmailMessage
 from domain.pagination import Page, PageRequest
 from domain.reports import ReportRun, TrendPoint
@@ -57,9 +57,11 @@ class UnitOfWork(Protocol):
 
 class UserRepository(Protocol):
     def add(self, user: User, *, password: str) -> None:
-        """Store a new account with this password (hashed by the adapter).
+        """Store a new account with this password (hashed by the adapter), its email as
+        domain.users.email_key gives it.
 
-        Raises EmailTaken if an account with the same email exists.
+        Raises EmailTaken if an account with the same email_key exists: one mailbox, one
+        account, whatever case or compatibility form either address was written in.
         """
         ...
 
@@ -68,8 +70,8 @@ class UserRepository(Protocol):
         ...
 
     def get_by_email(self, email: str) -> User:
-        """The account with this email, which the caller has normalised
-        (domain.users.normalise_email). Raises NotFound."""
+        """The account whose email has the same email_key as ``email`` (any case or
+        compatibility form finds it). Raises NotFound."""
         ...
 
     def get_many(self, user_ids: Iterable[UserId]) -> dict[UserId, User]:
@@ -246,7 +248,11 @@ class BlobStore(Protocol):
         The store itself refuses an upload after ``expires_in`` seconds or one
         over ``max_bytes``, and, as far as it can, one whose content type is
         not listed (S3 policies can pin one type, or only a common prefix of
-        several): callers check the stored object with head() before trusting it.
+        several). Where it can (local, memory), a key takes one upload through a
+        form, ever: a second is refused as REFUSED_USED. S3 cannot make a
+        presigned POST single-use, so callers give each form a staging key of
+        its own and never serve from it: they check the object (head, read) and
+        move() it to a key no form can write.
         """
         ...
 
@@ -257,6 +263,18 @@ class BlobStore(Protocol):
 
     def head(self, key: str) -> BlobInfo | None:
         """Size and content type of the stored object, or None if absent."""
+        ...
+
+    def read(self, key: str, *, max_bytes: int) -> bytes | None:
+        """The stored bytes, or None if absent; at most ``max_bytes + 1`` of them, so a
+        caller learns that an object is larger than it will take without reading it all.
+        Raises PortError if the store is unreachable."""
+        ...
+
+    def move(self, *, source: str, target: str) -> None:
+        """Make the object under ``source`` (bytes and content type) the object under
+        ``target``, then remove ``source``. Readers of ``target`` see the whole object or
+        nothing. Raises NotFound if ``source`` is absent, PortError if unreachable."""
         ...
 
     def download_url(self, key: str, *, expires_in: int) -> str:
@@ -271,6 +289,41 @@ class BlobStore(Protocol):
         """Return once the store can take uploads: its storage is reachable and usable
         with these credentials. For readiness probes (/readyz): cheap, creates no
         object a key could name. Raises PortError.
+        """
+        ...
+
+
+class UploadRepository(Protocol):
+    """The uploads clients were given forms for: what each may become, and whether it was confirmed."""
+
+    def add(self, upload: Upload) -> None:
+        """Store a new upload."""
+        ...
+
+    def get(self, upload_id: UploadId) -> Upload:
+        """The upload with this id. Raises NotFound."""
+        ...
+
+    def mark_used(self, upload_id: UploadId, *, at: datetime) -> bool:
+        """Set ``used_at`` if it is still unset and say whether this call set it: of two
+        concurrent calls, exactly one gets True. Raises NotFound."""
+        ...
+
+    def prune(self, *, before: datetime) -> int:
+        """Forget uploads whose form expired before ``before``; returns how many."""
+        ...
+
+
+class ImageProbe(Protocol):
+    """Decodes uploaded images to learn what they really are."""
+
+    def identify(self, data: bytes) -> ImageInfo:
+        """The type and pixel size of ``data`` after decoding every pixel of it.
+
+        Raises UploadRejected for anything that is not one whole image of a type
+        the probe knows (HTML, SVG, text, a truncated or corrupt file) and for an
+        image over the probe's pixel limit (a decompression bomb), which is
+        refused from its header, before it is decoded.
         """
         ...
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import enum
 import re
+import unicodedata
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -19,8 +20,22 @@ class Role(enum.StrEnum):
     STAFF = "staff"
 
 
+def email_key(raw: str) -> str:
+    """The one form of an address under which its mailbox is stored and looked up.
+
+    NFKC then case folding (and NFKC again, as folding can undo it: Unicode's
+    NFKC_Casefold): "Ada@Example.COM", "ada@example.com", the same in fullwidth
+    letters, or with a long s or Kelvin sign standing for s or k, are one key, so they
+    can only ever be one account. No validation: a look-up of something that is not
+    an address simply finds nothing.
+    """
+    folded = unicodedata.normalize("NFKC", raw.strip()).casefold()
+    return unicodedata.normalize("NFKC", folded)
+
+
 def normalise_email(raw: str) -> str:
-    email = raw.strip().lower()
+    """email_key of a valid address; InvalidInput on the email field otherwise."""
+    email = email_key(raw)
     if len(email) > 254 or not _EMAIL.match(email):
         raise InvalidInput.on_field("email", "Enter a valid email address.")
     return email

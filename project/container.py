@@ -162,6 +162,12 @@ class Container(containers.DeclarativeContainer):
         s3=providers.Singleton(lazy("adapters.s3.blobs:S3BlobStore"), client=s3_client, bucket=config.s3.bucket),
         memory=providers.Singleton(InMemoryBlobStore),
     )
+    uploads = providers.Selector(
+        config.repository_backend,
+        orm=providers.Singleton(lazy("adapters.orm.uploads:DjangoUploadRepository")),
+        memory=providers.Singleton(lazy("adapters.memory.repositories:InMemoryUploadRepository"), memory_database),
+    )
+    images = providers.Singleton(lazy("adapters.images.pillow:PillowImageProbe"), max_pixels=config.image_max_pixels)
     view_counter = providers.Selector(
         config.view_counter_backend,
         orm=providers.Singleton(lazy("adapters.orm.counters:DjangoExpertViewCounter")),
@@ -289,11 +295,15 @@ class Container(containers.DeclarativeContainer):
         profile_view_use_cases.expert_trending, view_counter=view_counter, experts=experts, clock=clock
     )
 
-    avatar_upload_start = providers.Callable(avatar_use_cases.avatar_upload_start, experts=experts, blobs=blobs)
+    avatar_upload_start = providers.Callable(
+        avatar_use_cases.avatar_upload_start, experts=experts, uploads=uploads, blobs=blobs, clock=clock
+    )
     avatar_upload_confirm = providers.Callable(
         avatar_use_cases.avatar_upload_confirm,
         experts=experts,
+        uploads=uploads,
         blobs=blobs,
+        images=images,
         uow=uow,
         clock=clock,
         events=events,
@@ -403,7 +413,7 @@ class Container(containers.DeclarativeContainer):
         report_use_cases.report_send_due, clock=clock, schedule=report_schedule, send=report_send.provider
     )
     records_prune = providers.Callable(
-        retention_use_cases.records_prune, mailer=mailer, search_log=search_log, clock=clock
+        retention_use_cases.records_prune, mailer=mailer, search_log=search_log, uploads=uploads, clock=clock
     )
     report_list = providers.Callable(report_use_cases.report_list, runs=report_runs, users=users)
     report_get = providers.Callable(report_use_cases.report_get, runs=report_runs, blobs=blobs, users=users)
@@ -418,6 +428,7 @@ def settings_config() -> dict[str, Any]:
         "blob_backend": settings.BLOB_BACKEND,
         "events_backend": settings.EVENTS_BACKEND,
         "blob_root": str(settings.BLOB_ROOT),
+        "image_max_pixels": settings.UPLOAD_IMAGE_MAX_PIXELS,
         "public_base_url": settings.PUBLIC_BASE_URL,
         "secret_key": settings.SECRET_KEY,
         "view_counter_backend": settings.VIEW_COUNTER_BACKEND,

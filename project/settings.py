@@ -172,6 +172,10 @@ VIEW_COUNTER_BACKEND = env.str("VIEW_COUNTER_BACKEND", default="orm")  # orm | r
 BLOB_ROOT = Path(env.str("BLOB_ROOT", default=str(VAR_DIR / "blobs")))
 # Absolute URL prefix the local blob store puts in its signed URLs.
 PUBLIC_BASE_URL = env.str("PUBLIC_BASE_URL", default="http://127.0.0.1:8000")
+# The most pixels (width x height) an uploaded image may have: confirming decodes it whole,
+# about 4 bytes a pixel, in the web worker. 25 MP (5000 x 5000): any phone photo resized
+# to an avatar, never a decompression bomb.
+UPLOAD_IMAGE_MAX_PIXELS = env.int("UPLOAD_IMAGE_MAX_PIXELS", default=25_000_000)
 
 # S3 (BLOB_BACKEND=s3): AWS, MinIO, DigitalOcean Spaces, ... by endpoint URL.
 S3_ENDPOINT_URL = env.str("S3_ENDPOINT_URL", default="") or None

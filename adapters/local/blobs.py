@@ -12,7 +12,9 @@ settings.BLOB_ROOT, never the adapter instance. Django-free: the in-memory
 store reuses the key rules and refusal codes.
 
 Layout under ``root``: objects/<key> (the bytes), meta/<key>.json
-(content type and size), tmp/ (uploads in progress, renamed into place).
+(content type and size), tmp/ (uploads in progress, renamed into place),
+used/<key> (an empty marker: a form has uploaded to this key, and no form
+ever will again).
 """
 
 from __future__ import annotations
@@ -34,7 +36,7 @@ from typing import IO
 from urllib.parse import quote, urlencode
 
 from domain.blobs import BlobInfo, UploadTicket
-from domain.errors import InvalidInput, PortError
+from domain.errors import InvalidInput, NotFound, PortError
 
 MAX_KEY_LENGTH = 512
 _KEY = re.compile(r"[A-Za-z0-9._\-/]+")
@@ -46,6 +48,7 @@ REFUSED_TOO_LARGE = "too_large"
 REFUSED_CONTENT_TYPE = "content_type_not_allowed"
 REFUSED_MALFORMED = "malformed"
 REFUSED_NOT_FOUND = "not_found"
+REFUSED_USED = "already_used"
 
 
 class BlobRefused(Exception):
@@ -170,6 +173,18 @@ class BlobFiles:
     def meta_path(self, key: str) -> Path:
         return self._inside(self._root / "meta", f"{blob_key_check(key)}.json")
 
+    def claim_form_upload(self, key: str) -> None:
+        """Spend the one form upload ``key`` takes; BlobRefused(REFUSED_USED) if it was spent.
+
+        An exclusive create, so of two uploads racing through one form exactly one wins.
+        """
+        marker = self._inside(self._root / "used", blob_key_check(key))
+        marker.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            os.close(os.open(marker, os.O_CREAT | os.O_EXCL | os.O_WRONLY))
+        except FileExistsError:
+            raise BlobRefused(REFUSED_USED, "This upload form was already used.") from None
+
     def incoming(self) -> IO[bytes]:
         """A new temporary file on the same filesystem, so it can be renamed into place atomically."""
         tmp = self._root / "tmp"
@@ -196,6 +211,27 @@ class BlobFiles:
         if not data.is_file():
             return None
         return BlobInfo(key=key, size=int(document["size"]), content_type=str(document["content_type"]))
+
+    def move(self, source: str, target: str) -> None:
+        """The bytes first, then the metadata that makes them visible under ``target``."""
+        if self.info(source) is None:
+            raise NotFound("No object under this key.")
+        for src, dst in (
+            (self.object_path(source), self.object_path(target)),
+            (self.meta_path(source), self.meta_path(target)),
+        ):
+            dst.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(src, dst)
+
+    def read(self, key: str, limit: int) -> bytes | None:
+        """Up to ``limit`` bytes of the object, or None if it is absent."""
+        if self.info(key) is None:
+            return None
+        try:
+            with self.object_path(key).open("rb") as stream:
+                return stream.read(limit)
+        except FileNotFoundError:  # deleted since info() looked
+            return None
 
     def remove(self, key: str) -> None:
         """Delete the metadata first (the object disappears at once), then the bytes."""
@@ -268,6 +304,20 @@ class LocalBlobStore:
         try:
             return self._files.info(key)
         except (OSError, ValueError, KeyError) as e:
+            raise PortError("The blob store is unavailable.") from e
+
+    def read(self, key: str, *, max_bytes: int) -> bytes | None:
+        """At most ``max_bytes + 1`` bytes of the object, or None if absent."""
+        try:
+            return self._files.read(key, max_bytes + 1)
+        except (OSError, ValueError, KeyError) as e:
+            raise PortError("The blob store is unavailable.") from e
+
+    def move(self, *, source: str, target: str) -> None:
+        """Rename the file and its metadata into place (one filesystem: atomic each)."""
+        try:
+            self._files.move(source, target)
+        except OSError as e:
             raise PortError("The blob store is unavailable.") from e
 
     def download_url(self, key: str, *, expires_in: int) -> str:

@@ -26,6 +26,7 @@ from adapters.local.blobs import (
     REFUSED_NOT_FOUND,
     REFUSED_SIGNATURE,
     REFUSED_TOO_LARGE,
+    REFUSED_USED,
     BlobFiles,
     BlobRefused,
     BlobSigner,
@@ -33,7 +34,7 @@ from adapters.local.blobs import (
 )
 from domain.errors import InvalidInput
 
-_FORBIDDEN = {REFUSED_SIGNATURE, REFUSED_EXPIRED}
+_FORBIDDEN = {REFUSED_SIGNATURE, REFUSED_EXPIRED, REFUSED_USED}
 
 
 class _PolicyUploadHandler(FileUploadHandler):
@@ -74,9 +75,11 @@ class _PolicyUploadHandler(FileUploadHandler):
             self._temp.close()
 
     def commit(self) -> None:
-        """Move the complete upload into place under its key."""
+        """Move the complete upload into place under its key: once per key, ever."""
         if self.policy is None or self._temp is None:
             raise BlobRefused(REFUSED_MALFORMED, "The form has no file (field 'file', with a file name).")
+        # Only a complete upload within the policy spends the form: a refused one may be retried.
+        self._files.claim_form_upload(self.policy.key)
         self._files.commit(self._temp.name, key=self.policy.key, content_type=self.content_type, size=self.size)
         self._temp = None
 
@@ -90,7 +93,7 @@ class _PolicyUploadHandler(FileUploadHandler):
 
 @csrf_exempt
 def blob_upload(request: HttpRequest) -> HttpResponse:
-    """Store the file of a presigned POST: 204, 403 (signature, expiry) or 400 (conditions)."""
+    """Store the file of a presigned POST: 204, 403 (signature, expiry, form already used) or 400 (conditions)."""
     if request.method != "POST":
         return _error(405, "method_not_allowed", "POST a multipart form.")
     handler = _PolicyUploadHandler(request, files=_files(), signer=_signer())

@@ -19,6 +19,7 @@ from adapters.local.blobs import (
     REFUSED_NOT_FOUND,
     REFUSED_SIGNATURE,
     REFUSED_TOO_LARGE,
+    REFUSED_USED,
     BlobRefused,
     blob_key_check,
     check_not_expired,
@@ -26,6 +27,7 @@ from adapters.local.blobs import (
     utc_now,
 )
 from domain.blobs import BlobInfo, UploadTicket
+from domain.errors import NotFound
 
 __all__ = ["BlobRefused", "InMemoryBlobStore"]
 
@@ -43,6 +45,7 @@ class InMemoryBlobStore:
         self._clock = clock
         self.tickets: dict[str, UploadTicket] = {}  # the latest ticket per key, for assertions
         self._blobs: dict[str, _Blob] = {}
+        self._uploaded: set[str] = set()  # keys a form has uploaded to: never again, as on the local store
         self._lock = threading.Lock()
 
     def create_upload(self, *, key: str, content_types: Sequence[str], max_bytes: int, expires_in: int) -> UploadTicket:
@@ -72,6 +75,9 @@ class InMemoryBlobStore:
                 raise BlobRefused(REFUSED_CONTENT_TYPE, f"Content type {content_type!r} is not allowed here.")
             if len(data) > ticket.max_bytes:
                 raise BlobRefused(REFUSED_TOO_LARGE, f"The file is larger than {ticket.max_bytes} bytes.")
+            if key in self._uploaded:
+                raise BlobRefused(REFUSED_USED, "This upload form was already used.")
+            self._uploaded.add(key)
             self._blobs[key] = _Blob(data=bytes(data), content_type=content_type)
 
     def put(self, key: str, content: bytes, *, content_type: str) -> None:
@@ -86,6 +92,20 @@ class InMemoryBlobStore:
         """Size and content type of the stored object, or None if absent."""
         blob = self._blobs.get(blob_key_check(key))
         return BlobInfo(key=key, size=len(blob.data), content_type=blob.content_type) if blob else None
+
+    def read(self, key: str, *, max_bytes: int) -> bytes | None:
+        """At most ``max_bytes + 1`` bytes of the object, or None if absent."""
+        blob = self._blobs.get(blob_key_check(key))
+        return blob.data[: max_bytes + 1] if blob else None
+
+    def move(self, *, source: str, target: str) -> None:
+        """Re-file the object under ``target``; NotFound if ``source`` is absent."""
+        blob_key_check(target)
+        with self._lock:
+            blob = self._blobs.pop(blob_key_check(source), None)
+            if blob is None:
+                raise NotFound("No object under this key.")
+            self._blobs[target] = blob
 
     def download_url(self, key: str, *, expires_in: int) -> str:
         """A fake ``memory://download/<key>?expires=<epoch>`` URL that ``fetch`` serves."""

@@ -4,17 +4,20 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import replace
+from datetime import datetime
 from typing import Any, TypeVar
 
 from adapters.memory.store import MemoryDatabase
+from domain.blobs import Upload
 from domain.bookings import Booking, BookingStatus
 from domain.errors import DuplicateReview, EmailTaken, NotFound, ProfileExists
 from domain.experts import ExpertProfile, ExpertStatus
-from domain.ids import BookingId, ExpertId, ReviewId, UserId
+from domain.ids import BookingId, ExpertId, ReviewId, UploadId, UserId
 from domain.pagination import Page, PageRequest
 from domain.ports import PartyRole
 from domain.reviews import Review
-from domain.users import User
+from domain.users import User, email_key
 
 T = TypeVar("T")
 
@@ -53,16 +56,18 @@ class InMemoryUserRepository(_Table):
 
     def add(self, user: User, *, password: str) -> None:
         with self._db.lock:
-            if any(u.email == user.email for u in self._rows.values()):
+            key = email_key(user.email)
+            if any(u.email == key for u in self._rows.values()):
                 raise EmailTaken.on_field("email", "An account with this email exists.")
-            self._put(user.id, user)
+            self._put(user.id, replace(user, email=key))
             self._db.table("passwords")[user.id] = password
 
     def get(self, user_id: UserId) -> User:
         return self._get(user_id, "User")
 
     def get_by_email(self, email: str) -> User:
-        found = self._select(lambda u: u.email == email)
+        key = email_key(email)
+        found = self._select(lambda u: u.email == key)
         if not found:
             raise NotFound("User not found.")
         return found[0]
@@ -155,3 +160,32 @@ class InMemoryReviewRepository(_Table):
         rows = self._select(lambda r: r.expert_id == expert_id)
         rows.sort(key=lambda r: (r.created_at, r.id), reverse=True)
         return _page(rows, page)
+
+
+class InMemoryUploadRepository(_Table):
+    """Implements UploadRepository."""
+
+    name = "uploads"
+
+    def add(self, upload: Upload) -> None:
+        with self._db.lock:
+            self._put(upload.id, upload)
+
+    def get(self, upload_id: UploadId) -> Upload:
+        return self._get(upload_id, "Upload")
+
+    def mark_used(self, upload_id: UploadId, *, at: datetime) -> bool:
+        with self._db.lock:
+            upload = self._get(upload_id, "Upload")
+            if upload.used_at is not None:
+                return False
+            upload.used_at = at
+            self._put(upload_id, upload)
+            return True
+
+    def prune(self, *, before: datetime) -> int:
+        with self._db.lock:
+            old = [key for key, upload in self._rows.items() if upload.expires_at < before]
+            for key in old:
+                del self._rows[key]
+            return len(old)

@@ -7,7 +7,10 @@ from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, PermissionsMixin
 from django.db import models
+from django.db.models.functions import Lower
 from django.utils import timezone
+
+from domain.users import email_key
 
 ROLE_CHOICES = [("client", "Client"), ("expert", "Expert"), ("staff", "Staff")]
 EXPERT_STATUS_CHOICES = [("draft", "Draft"), ("published", "Published"), ("suspended", "Suspended")]
@@ -24,7 +27,7 @@ class UserManager(BaseUserManager["User"]):
     use_in_migrations = True
 
     def create_user(self, email: str, password: str | None = None, **extra: Any) -> User:
-        user = self.model(email=self.normalize_email(email).lower(), **extra)
+        user = self.model(email=email, **extra)  # save() stores it as email_key
         user.set_password(password)
         user.save(using=self._db)
         return user
@@ -32,6 +35,11 @@ class UserManager(BaseUserManager["User"]):
     def create_superuser(self, email: str, password: str | None = None, **extra: Any) -> User:
         extra.update(is_staff=True, is_superuser=True, role="staff")
         return self.create_user(email, password, **extra)
+
+    def get_by_natural_key(self, username: str | None) -> User:
+        """The login look-up of every authentication path (simplejwt, the admin, createsuperuser):
+        whatever case or compatibility form was typed finds the one account of that mailbox."""
+        return self.get(email=email_key(username or ""))
 
 
 class User(AbstractBaseUser, PermissionsMixin):
@@ -54,9 +62,18 @@ class User(AbstractBaseUser, PermissionsMixin):
     class Meta:
         db_table = "experthub_user"
         ordering = ["-date_joined"]
+        constraints = [
+            # save() stores email_key(email), so the unique column is one row per mailbox. This
+            # catches what bypasses save() (update(), raw SQL) in the commonest case: letter case.
+            models.UniqueConstraint(Lower("email"), name="experthub_user_email_lower_unique"),
+        ]
 
     def __str__(self) -> str:
         return self.email
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        self.email = email_key(self.email)
+        super().save(*args, **kwargs)
 
 
 class ExpertProfileRow(models.Model):
@@ -220,6 +237,27 @@ class ReportRunRow(models.Model):
 
     def __str__(self) -> str:
         return f"Daily report {self.day} ({self.status})"
+
+
+class UploadRow(models.Model):
+    """One presigned upload (domain.blobs.Upload). ``used_at`` set = confirmed or refused, for good."""
+
+    id = models.UUIDField(primary_key=True)
+    owner_id = models.UUIDField(db_index=True)  # an id, not a foreign key: another aggregate
+    staging_key = models.CharField(max_length=512)
+    final_key = models.CharField(max_length=512)
+    content_type = models.CharField(max_length=100)
+    size = models.PositiveBigIntegerField()
+    created_at = models.DateTimeField()
+    expires_at = models.DateTimeField(db_index=True)
+    used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        db_table = "experthub_upload"
+        verbose_name = "upload"
+
+    def __str__(self) -> str:
+        return f"Upload {self.id} -> {self.final_key}"
 
 
 SENT_EMAIL_STATUS_CHOICES = [("sending", "Sending"), ("sent", "Sent")]

@@ -25,7 +25,7 @@ from domain.money import Money
 from domain.pagination import Page, PageRequest
 from domain.ports import PartyRole
 from domain.reviews import Review
-from domain.users import Role, User
+from domain.users import Role, User, email_key
 
 M = TypeVar("M", bound=Model)
 T = TypeVar("T")
@@ -104,7 +104,7 @@ class DjangoUserRepository:
     @_driver_errors()
     def add(self, user: User, *, password: str) -> None:
         taken = EmailTaken.on_field("email", "An account with this email exists.")
-        with _unique(UserRow.objects.filter(email=user.email), taken):
+        with _unique(UserRow.objects.filter(email=email_key(user.email)), taken):
             UserRow.objects.create_user(
                 email=user.email,
                 password=password,
@@ -123,7 +123,7 @@ class DjangoUserRepository:
 
     @_driver_errors()
     def get_by_email(self, email: str) -> User:
-        return _user_entity(_get_row(UserRow.objects.all(), "User", email=email))
+        return _user_entity(_get_row(UserRow.objects.all(), "User", email=email_key(email)))
 
     @_driver_errors()
     def get_many(self, user_ids: Iterable[UserId]) -> dict[UserId, User]:

@@ -8,6 +8,11 @@ content types pins only their common prefix ("image/") and the client sets
 the Content-Type field; the confirm step's HEAD check (services/avatars.py)
 holds the exact list, as it does on every store. Downloads are presigned GETs.
 
+A presigned POST can be sent again and again until it expires: S3 has no
+single-use form. So uploads go to staging keys of their own (services/uploads.py),
+are checked from there (read) and copied to their final key (move), which no
+form names; a lifecycle rule (setup) sweeps what is left under the staging prefix.
+
 Only single-request client calls, never boto3's threaded transfers: see
 adapters/s3/client.py. Driver errors leave as PortError; the one expected
 answer, a 404 on HEAD, means "absent".
@@ -15,6 +20,7 @@ answer, a 404 on HEAD, means "absent".
 
 from __future__ import annotations
 
+import contextlib
 import math
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -24,8 +30,11 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from adapters.local.blobs import blob_key_check, utc_now
-from domain.blobs import BlobInfo, UploadTicket
-from domain.errors import PortError
+from domain.blobs import STAGING_PREFIX, BlobInfo, UploadTicket
+from domain.errors import NotFound, PortError
+
+# Forms expire in minutes and confirmations follow within the hour: a day is far beyond both.
+STAGING_EXPIRY_DAYS = 1
 
 
 class S3BlobStore:
@@ -86,6 +95,36 @@ class S3BlobStore:
                 raise
         return BlobInfo(key=key, size=int(response["ContentLength"]), content_type=str(response.get("ContentType", "")))
 
+    def read(self, key: str, *, max_bytes: int) -> bytes | None:
+        """GET Object with a Range of ``max_bytes + 1`` bytes; None on 404."""
+        blob_key_check(key)
+        with _port_errors("read the file"):
+            try:
+                response = self._client.get_object(Bucket=self._bucket, Key=key, Range=f"bytes=0-{max_bytes}")
+            except ClientError as e:
+                if _http_status(e) == 404:
+                    return None
+                if _error_code(e) == "InvalidRange":  # S3's answer for any range of an empty object
+                    return b""
+                raise
+            with contextlib.closing(response["Body"]) as body:
+                data: bytes = body.read(max_bytes + 1)
+        return data
+
+    def move(self, *, source: str, target: str) -> None:
+        """Copy Object (server side, one request up to 5 GB), then DELETE the source."""
+        blob_key_check(target)
+        with _port_errors("move the file"):
+            try:
+                self._client.copy_object(
+                    Bucket=self._bucket, Key=target, CopySource={"Bucket": self._bucket, "Key": blob_key_check(source)}
+                )
+            except ClientError as e:
+                if _http_status(e) == 404 or _error_code(e) == "NoSuchKey":
+                    raise NotFound("No object under this key.") from e
+                raise
+            self._client.delete_object(Bucket=self._bucket, Key=source)
+
     def download_url(self, key: str, *, expires_in: int) -> str:
         """A presigned GET; one already past its expiry is signed to last 0 seconds, which S3 refuses."""
         seconds = max(0, _seconds_until(self._expires_at(expires_in)))
@@ -105,7 +144,7 @@ class S3BlobStore:
         """Create the bucket if it is missing and let browsers on ``cors_origins`` upload and download."""
         with _port_errors("set up the bucket"):
             created = [] if self._bucket_exists() else [self._create_bucket()]
-            return [*created, self._set_cors(cors_origins)]
+            return [*created, self._set_cors(cors_origins), self._sweep_staging()]
 
     def _expires_at(self, expires_in: int) -> datetime:
         return (self._clock() + timedelta(seconds=expires_in)).replace(microsecond=0)
@@ -129,6 +168,25 @@ class S3BlobStore:
                 raise
             return f"Bucket {self._bucket}: the server has no bucket CORS; allow {listed} in its own configuration."
         return f"Bucket {self._bucket}: CORS allows {listed} to upload and download."
+
+    def _sweep_staging(self) -> str:
+        """Expire what uploads leave under the staging prefix (never confirmed, or re-sent after)."""
+        rule = {
+            "ID": "experthub-staging-sweep",
+            "Filter": {"Prefix": STAGING_PREFIX},
+            "Status": "Enabled",
+            "Expiration": {"Days": STAGING_EXPIRY_DAYS},
+            "AbortIncompleteMultipartUpload": {"DaysAfterInitiation": STAGING_EXPIRY_DAYS},
+        }
+        try:
+            self._client.put_bucket_lifecycle_configuration(
+                Bucket=self._bucket, LifecycleConfiguration={"Rules": [rule]}
+            )
+        except ClientError as e:
+            if _error_code(e) != "NotImplemented":
+                raise
+            return f"Bucket {self._bucket}: the server has no lifecycle rules; expire {STAGING_PREFIX} yourself."
+        return f"Bucket {self._bucket}: objects under {STAGING_PREFIX} expire after {STAGING_EXPIRY_DAYS} day."
 
     def _create_bucket(self) -> str:
         region = self._client.meta.region_name

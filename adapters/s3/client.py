@@ -1,8 +1,9 @@
 """The boto3 S3 client the blob store is given (project/container.py makes one per process).
 
 Only single-request client calls are used anywhere (put_object, get_object,
-head_object, delete_object, create_bucket, put_bucket_cors,
-generate_presigned_post, generate_presigned_url): never ``upload_file``,
+head_object, copy_object, delete_object, create_bucket, put_bucket_cors,
+put_bucket_lifecycle_configuration, generate_presigned_post,
+generate_presigned_url): never ``upload_file``,
 ``download_file``, ``upload_fileobj`` or boto3's TransferManager. Those run
 transfers on a thread pool (s3transfer), and "boto3 transfer thread pools
 misbehave under gevent" (DESIGN.md, known traps): with gunicorn's gevent

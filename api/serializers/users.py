@@ -2,14 +2,27 @@
 
 from __future__ import annotations
 
+from typing import Any
 from uuid import UUID
 
 from rest_framework import serializers
 
 from api.serializers.common import AwareDateTimeField
-from domain.users import Role, User
+from domain.users import Role, User, email_key
 
 USER_READ_ONLY = ("id", "signed_up_at", "expert_profile_id", "is_staff", "is_active")
+
+
+class MailboxEmailField(serializers.EmailField):
+    """An email address folded to its domain.users.email_key before it is validated.
+
+    Validating the typed form would refuse a fullwidth address that the login accepts,
+    and let "sam@example.com" spelt with a long s (which Django's validator takes for an
+    s) through as a second account of the same mailbox; folded first, they are one.
+    """
+
+    def to_internal_value(self, data: Any) -> str:
+        return email_key(super().to_internal_value(data))
 
 
 class UserSerializer(serializers.Serializer):

@@ -19,7 +19,7 @@ from rest_framework.views import APIView
 from api.auth import actor
 from api.schema import error_responses
 from api.serializers.common import StrictInputSerializer
-from api.serializers.users import USER_READ_ONLY, UserSerializer
+from api.serializers.users import USER_READ_ONLY, MailboxEmailField, UserSerializer
 from api.throttles import REGISTER, ScopedThrottle
 from domain.errors import NotFound
 from domain.experts import NAME_MAX
@@ -38,7 +38,7 @@ class RegisterApi(APIView):
     class InputSerializer(StrictInputSerializer):
         read_only_fields = USER_READ_ONLY
 
-        email = serializers.EmailField(max_length=254)
+        email = MailboxEmailField(max_length=254)
         password = serializers.CharField(write_only=True, trim_whitespace=False, style={"input_type": "password"})
         name = serializers.CharField(max_length=NAME_MAX)
         role = serializers.ChoiceField(choices=[r.value for r in SELF_SERVICE_ROLES])

@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 import pytest
+from django.contrib.auth import get_user_model
 from rest_framework.test import APIClient
+from rest_framework_simplejwt.tokens import RefreshToken
 
-from tests.api.conftest import API, PASSWORD, Account, assert_error, make_profile, row_counts
+from tests.api.conftest import API, PASSWORD, Account, MakeAccount, assert_error, make_profile, row_counts
 
 REGISTER = f"{API}/auth/register/"
 TOKEN = f"{API}/auth/token/"
 REFRESH = f"{API}/auth/token/refresh/"
 ME = f"{API}/me/"
+REPORTS = f"{API}/reports/"
+FULLWIDTH_NEW = "\uff4e\uff45\uff57@example.com"  # "new" in fullwidth letters
+LONG_S_SAM = "\u017fam@example.com"  # "sam" with a long s, which Django's email validator takes for an s
 
 
 def registration(**changes: Any) -> dict[str, Any]:
@@ -69,6 +75,22 @@ class TestRegister:
 
         assert_error(anon.post(REGISTER, body), 400, "invalid", missing)
 
+    def test_a_compatibility_form_is_stored_as_its_mailbox(self, anon: APIClient) -> None:
+        response = anon.post(REGISTER, registration(email=FULLWIDTH_NEW.upper()))
+
+        assert response.status_code == 201, response.content
+        assert response.json()["email"] == "new@example.com"
+
+    @pytest.mark.parametrize("typed", [LONG_S_SAM, "\uff33\uff41\uff4d@example.com", " SAM@EXAMPLE.COM"])
+    def test_one_mailbox_cannot_back_a_second_account(
+        self, anon: APIClient, make_account: MakeAccount, typed: str
+    ) -> None:
+        make_account(email="sam@example.com")
+        before = row_counts()
+
+        assert_error(anon.post(REGISTER, registration(email=typed)), 409, "email_taken", "email")
+        assert row_counts() == before
+
     def test_read_only_fields_are_named_as_such(self, anon: APIClient) -> None:
         error = assert_error(anon.post(REGISTER, registration(signed_up_at="2020-01-01T00:00:00Z")), 400)
 
@@ -119,6 +141,84 @@ class TestTokens:
 
         assert_error(response, 401, "token_not_valid")
         assert response["WWW-Authenticate"].startswith("Bearer")
+
+
+def login(api: APIClient, email: str) -> dict[str, str]:
+    response = api.post(TOKEN, {"email": email, "password": PASSWORD})
+    assert response.status_code == 200, response.content
+    tokens: dict[str, str] = response.json()
+    return tokens
+
+
+def bearer(access: str) -> APIClient:
+    api = APIClient()
+    api.credentials(HTTP_AUTHORIZATION=f"Bearer {access}")
+    return api
+
+
+class TestLoginFindsTheMailbox:
+    @pytest.mark.parametrize("typed", ["Sam@Example.com", LONG_S_SAM, "\uff53\uff41\uff4d@\uff45xample.com"])
+    def test_any_case_or_compatibility_form_logs_in(
+        self, anon: APIClient, make_account: MakeAccount, typed: str
+    ) -> None:
+        account = make_account(email="sam@example.com")
+
+        tokens = login(anon, typed)
+
+        assert bearer(tokens["access"]).get(ME).json()["id"] == str(account.id)
+
+
+class TestTokensOfChangedAccounts:
+    """A token outlives changes to its account; every such token is a 401 in the error shape, never a 500."""
+
+    def test_a_deleted_accounts_refresh_token_is_401(self, anon: APIClient, client_account: Account) -> None:
+        tokens = login(anon, client_account.email)
+        get_user_model().objects.filter(id=client_account.id).delete()
+
+        assert_error(anon.post(REFRESH, {"refresh": tokens["refresh"]}), 401, "no_active_account")
+        assert_error(bearer(tokens["access"]).get(ME), 401, "user_not_found")
+
+    def test_a_deactivated_accounts_tokens_are_401(self, anon: APIClient, client_account: Account) -> None:
+        tokens = login(anon, client_account.email)
+        get_user_model().objects.filter(id=client_account.id).update(is_active=False)
+
+        assert_error(anon.post(REFRESH, {"refresh": tokens["refresh"]}), 401, "no_active_account")
+        assert_error(bearer(tokens["access"]).get(ME), 401, "user_inactive")
+        assert_error(anon.post(TOKEN, {"email": client_account.email, "password": PASSWORD}), 401)
+
+    def test_a_used_refresh_token_is_blacklisted(self, anon: APIClient, client_account: Account) -> None:
+        tokens = login(anon, client_account.email)
+        assert anon.post(REFRESH, {"refresh": tokens["refresh"]}).status_code == 200
+
+        assert_error(anon.post(REFRESH, {"refresh": tokens["refresh"]}), 401, "token_not_valid")
+
+    def test_an_expired_refresh_token_is_401(self, anon: APIClient, client_account: Account) -> None:
+        token = RefreshToken.for_user(get_user_model().objects.get(id=client_account.id))
+        token.set_exp(lifetime=timedelta(seconds=-1))
+
+        assert_error(anon.post(REFRESH, {"refresh": str(token)}), 401, "token_not_valid")
+
+    def test_a_refresh_token_signed_with_another_key_is_401(self, anon: APIClient, client_account: Account) -> None:
+        header, payload, _ = login(anon, client_account.email)["refresh"].split(".")
+
+        assert_error(anon.post(REFRESH, {"refresh": f"{header}.{payload}.forged"}), 401, "token_not_valid")
+
+    def test_a_refresh_token_is_not_a_bearer_token(self, anon: APIClient, client_account: Account) -> None:
+        response = bearer(login(anon, client_account.email)["refresh"]).get(ME)
+
+        assert_error(response, 401, "token_not_valid")
+
+    @pytest.mark.parametrize("refresh", [{"a": 1}, ["x"], None, ""])
+    def test_a_malformed_refresh_field_is_400(self, anon: APIClient, refresh: Any) -> None:
+        assert_error(anon.post(REFRESH, {"refresh": refresh}), 400, "invalid", "refresh")
+
+    def test_a_role_taken_away_is_gone_from_the_next_request(self, anon: APIClient, staff: Account) -> None:
+        api = bearer(login(anon, staff.email)["access"])
+        assert api.get(REPORTS).status_code == 200
+
+        get_user_model().objects.filter(id=staff.id).update(role="client", is_staff=False)
+
+        assert_error(api.get(REPORTS), 403)
 
 
 class TestMe:

@@ -19,8 +19,10 @@ from domain.experts import ExpertProfile
 from domain.ports import BlobStore
 from tests.api.conftest import API, Account, assert_error, make_profile, row_counts
 from tests.contract.test_blob_store import http_call, post_form
+from tests.images import HTML, SVG, TEXT, image_bytes, png_claiming, truncated
 
-PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
+PNG = image_bytes("PNG")
+JPEG = image_bytes("JPEG")
 
 
 def avatar_url(profile: ExpertProfile, step: str) -> str:
@@ -62,20 +64,29 @@ def start(owner: Account, profile: ExpertProfile, **body: Any) -> dict[str, Any]
     return response.json()
 
 
+def confirm(owner: Account, profile: ExpertProfile, ticket: dict[str, Any]) -> Any:
+    return owner.api.post(avatar_url(profile, "confirm"), {"upload_id": ticket["upload_id"]})
+
+
+def avatar_of(owner: Account) -> str | None:
+    url: str | None = owner.api.get(f"{API}/experts/me/").json()["avatar_url"]
+    return url
+
+
 def test_upload_confirm_and_serve(expert_account: Account, published: ExpertProfile, anon: APIClient) -> None:
     ticket = start(expert_account, published)
 
-    assert set(ticket) == {"key", "url", "fields", "expires_at", "max_bytes", "content_types"}
-    assert ticket["key"].startswith(f"avatars/{published.id}/")
+    assert set(ticket) == {"upload_id", "key", "url", "fields", "expires_at", "max_bytes", "content_types"}
+    assert ticket["key"].startswith(f"staging/avatars/{published.id}/")
     assert ticket["content_types"] == ["image/png"]
-    assert ticket["max_bytes"] == AVATAR_MAX_BYTES
+    assert ticket["max_bytes"] == len(PNG)
     assert upload(ticket) == 204
 
-    confirmed = expert_account.api.post(avatar_url(published, "confirm"), {"key": ticket["key"]})
+    confirmed = confirm(expert_account, published, ticket)
 
     assert confirmed.status_code == 200, confirmed.content
     url = confirmed.json()["avatar_url"]
-    assert urlsplit(url).path.endswith(ticket["key"])
+    assert urlsplit(url).path.endswith(ticket["key"].removeprefix("staging/"))
     assert anon.get(f"{API}/experts/{published.id}/").json()["avatar_url"] is not None
     assert download(url) == (200, "image/png", PNG)
 
@@ -85,20 +96,18 @@ def test_avatar_urls_appear_in_search_results(
 ) -> None:
     ticket = start(expert_account, published)
     upload(ticket)
-    expert_account.api.post(avatar_url(published, "confirm"), {"key": ticket["key"]})
+    confirm(expert_account, published, ticket)
 
     [result] = anon.get(f"{API}/experts/").json()["results"]
 
-    assert urlsplit(result["avatar_url"]).path.endswith(ticket["key"])
+    assert urlsplit(result["avatar_url"]).path.endswith(ticket["key"].removeprefix("staging/"))
 
 
 def test_confirming_before_uploading_is_refused(expert_account: Account, published: ExpertProfile) -> None:
     ticket = start(expert_account, published)
 
-    assert_error(
-        expert_account.api.post(avatar_url(published, "confirm"), {"key": ticket["key"]}), 400, "invalid", "key"
-    )
-    assert expert_account.api.get(f"{API}/experts/me/").json()["avatar_url"] is None
+    assert_error(confirm(expert_account, published, ticket), 400, "invalid", "upload_id")
+    assert avatar_of(expert_account) is None
 
 
 def test_a_type_the_ticket_does_not_allow_never_becomes_the_avatar(
@@ -110,23 +119,91 @@ def test_a_type_the_ticket_does_not_allow_never_becomes_the_avatar(
     status = upload(ticket, content_type="text/html")
 
     assert status == 400 or (settings.BLOB_BACKEND == "s3" and status == 204)
-    assert_error(
-        expert_account.api.post(avatar_url(published, "confirm"), {"key": ticket["key"]}), 400, "invalid", "key"
-    )
+    assert_error(confirm(expert_account, published, ticket), 400, None, "upload_id")
     assert blob_store.head(ticket["key"]) is None
-    assert expert_account.api.get(f"{API}/experts/me/").json()["avatar_url"] is None
+    assert avatar_of(expert_account) is None
 
 
-def test_a_key_of_another_profile_is_refused(
+@pytest.mark.parametrize(
+    "content",
+    [HTML, SVG, TEXT, truncated(PNG), png_claiming(100_000, 100_000), JPEG],
+    ids=["html", "svg", "text", "truncated", "decompression-bomb", "jpeg"],
+)
+def test_content_that_is_not_the_declared_png_is_rejected_and_deleted(
+    expert_account: Account, published: ExpertProfile, blob_store: BlobStore, content: bytes
+) -> None:
+    ticket = start(expert_account, published, size=len(content))
+    assert upload(ticket, content, "image/png") == 204
+
+    assert_error(confirm(expert_account, published, ticket), 400, "upload_rejected", "upload_id")
+    assert blob_store.head(ticket["key"]) is None
+    assert avatar_of(expert_account) is None
+
+
+@pytest.mark.parametrize("declared", [len(PNG) + 10, len(PNG) - 10], ids=["larger-than-sent", "smaller-than-sent"])
+def test_a_wrong_declared_size_never_becomes_the_avatar(
+    expert_account: Account, published: ExpertProfile, blob_store: BlobStore, settings: Any, declared: int
+) -> None:
+    """Smaller than sent: the store refuses it (local, AWS S3; moto stores it). Larger: confirm rejects it."""
+    ticket = start(expert_account, published, size=declared)
+
+    status = upload(ticket, PNG)
+
+    assert status == 204 or (status == 400 and declared < len(PNG))
+    stored = status == 204
+    error = assert_error(confirm(expert_account, published, ticket), 400, None, "upload_id")
+    assert error["code"] == ("upload_rejected" if stored else "invalid")
+    assert blob_store.head(ticket["key"]) is None
+    assert avatar_of(expert_account) is None
+
+
+def test_an_oversized_file_never_becomes_the_avatar(
+    expert_account: Account, published: ExpertProfile, blob_store: BlobStore, settings: Any
+) -> None:
+    oversized = PNG + b"\0" * (AVATAR_MAX_BYTES + 1 - len(PNG))
+    ticket = start(expert_account, published, size=AVATAR_MAX_BYTES)
+
+    status = upload(ticket, oversized)
+
+    assert status == 400 or (settings.BLOB_BACKEND == "s3" and status == 204)
+    assert confirm(expert_account, published, ticket).status_code == 400
+    assert blob_store.head(ticket["key"]) is None
+    assert avatar_of(expert_account) is None
+
+
+def test_an_upload_is_confirmed_once(expert_account: Account, published: ExpertProfile) -> None:
+    ticket = start(expert_account, published)
+    upload(ticket)
+    avatar = confirm(expert_account, published, ticket).json()["avatar_url"]
+
+    assert_error(confirm(expert_account, published, ticket), 409, "upload_used", "upload_id")
+    assert avatar_of(expert_account) == avatar
+
+
+def test_a_form_used_again_after_confirm_cannot_change_the_avatar(
+    expert_account: Account, published: ExpertProfile, settings: Any
+) -> None:
+    """The local store refuses the form (403); S3 takes it onto the staging key, which is never confirmed again."""
+    ticket = start(expert_account, published)
+    upload(ticket)
+    avatar = confirm(expert_account, published, ticket).json()["avatar_url"]
+
+    status = upload(ticket, HTML, "image/png")
+
+    assert status == 403 or (settings.BLOB_BACKEND == "s3" and status == 204)
+    assert_error(confirm(expert_account, published, ticket), 409, "upload_used")
+    assert download(avatar) == (200, "image/png", PNG)
+
+
+def test_a_confirm_of_another_accounts_upload_is_not_found(
     expert_account: Account, published: ExpertProfile, other_expert: Account
 ) -> None:
     theirs = make_profile(other_expert)
     ticket = start(other_expert, theirs)
     upload(ticket)
 
-    response = expert_account.api.post(avatar_url(published, "confirm"), {"key": ticket["key"]})
-
-    assert_error(response, 400, "invalid", "key")
+    assert_error(confirm(expert_account, published, ticket), 404, "not_found")
+    assert confirm(other_expert, theirs, ticket).status_code == 200
 
 
 @pytest.mark.parametrize(
@@ -151,12 +228,13 @@ def test_bad_upload_requests(
 @pytest.mark.parametrize(
     ("body", "field"),
     [
-        ({}, "key"),
-        ({"key": ""}, "key"),
-        ({"key": "../../etc/passwd"}, "key"),
-        ({"key": "x" * 256}, "key"),
-        ({"key": ["a"]}, "key"),
-        ({"key": "avatars/x.png", "avatar_url": "https://evil.example.com/"}, "avatar_url"),
+        ({}, "upload_id"),
+        ({"upload_id": ""}, "upload_id"),
+        ({"upload_id": "../../etc/passwd"}, "upload_id"),
+        ({"upload_id": 42}, "upload_id"),
+        ({"upload_id": ["a"]}, "upload_id"),
+        ({"key": "avatars/x.png"}, "key"),
+        ({"upload_id": "00000000-0000-4000-8000-000000000000", "avatar_url": "https://e.example/"}, "avatar_url"),
     ],
 )
 def test_bad_confirm_requests_change_nothing(

@@ -25,7 +25,7 @@ from adapters.orm.reports import DjangoSearchLog
 from domain.experts import ExpertProfile
 from project.container import container
 from tests.api.conftest import API, Account, assert_error, complete_booking, make_booking, make_profile
-from tests.api.test_avatars import avatar_url, start, upload
+from tests.api.test_avatars import confirm, start, upload
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -211,7 +211,7 @@ def test_a_new_avatar_shows_at_once(anon: APIClient, expert_account: Account, pu
     ticket = start(expert_account, published)
     upload(ticket)
 
-    expert_account.api.post(avatar_url(published, "confirm"), {"key": ticket["key"]})
+    assert confirm(expert_account, published, ticket).status_code == 200
 
     assert anon.get(detail(published)).json()["avatar_url"] is not None
     assert anon.get(EXPERTS).json()["results"][0]["avatar_url"] is not None

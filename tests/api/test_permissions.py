@@ -123,8 +123,8 @@ def avatar(world: World) -> dict[str, Any]:
     return {"content_type": "image/png", "size": 100}
 
 
-def avatar_key(world: World) -> dict[str, Any]:
-    return {"key": f"avatars/{world.ids['published']}/never-uploaded.png"}
+def avatar_upload_id(world: World) -> dict[str, Any]:
+    return {"upload_id": "5f0c5a52-0000-4000-8000-000000000000"}  # never issued
 
 
 def booking_of(target: str) -> Body:
@@ -174,7 +174,7 @@ CASES = [
     Case("POST", "/experts/{published}/reinstate/", {ANON: 401, STAFF: 409, "*": 403}),
     Case("POST", "/experts/{published}/avatar/upload/", {ANON: 401, OWNER: 200, "*": 403}, avatar),
     Case("POST", "/experts/{draft}/avatar/upload/", {ANON: 401, OTHER_EXPERT: 200, "*": 404}, avatar),
-    Case("POST", "/experts/{published}/avatar/confirm/", {ANON: 401, OWNER: 400, "*": 403}, avatar_key),
+    Case("POST", "/experts/{published}/avatar/confirm/", {ANON: 401, OWNER: 404, "*": 403}, avatar_upload_id),
     Case("GET", "/experts/{published}/reviews/", {"*": 200}),
     Case("GET", "/experts/{draft}/reviews/", {"*": 404}),
     Case("GET", "/bookings/", {ANON: 401, "*": 200}),

@@ -35,6 +35,7 @@ from adapters.local.blobs import (
     REFUSED_NOT_FOUND,
     REFUSED_SIGNATURE,
     REFUSED_TOO_LARGE,
+    REFUSED_USED,
     LocalBlobStore,
 )
 from adapters.memory.blobs import BlobRefused, InMemoryBlobStore
@@ -42,7 +43,7 @@ from adapters.memory.store import FixedClock
 from adapters.s3.blobs import S3BlobStore
 from adapters.s3.client import make_client
 from domain.blobs import BlobInfo, UploadTicket
-from domain.errors import InvalidInput, PortError
+from domain.errors import InvalidInput, NotFound, PortError
 from domain.ports import BlobStore
 from tests.harness.servers import MotoServer
 
@@ -140,12 +141,27 @@ class BlobStoreContract:
         assert upload(ticket, b"", "image/png") is None
         assert store.head(ticket.key) == BlobInfo(key=ticket.key, size=0, content_type="image/png")
 
-    def test_a_second_upload_replaces_the_first(self, store: BlobStore, upload: Upload) -> None:
+    def test_a_ticket_takes_one_upload(self, store: BlobStore, upload: Upload) -> None:
         ticket = ticket_for(store)
         upload(ticket, PNG[:1000], "image/png")
 
-        assert upload(ticket, PNG[:10], "image/jpeg") is None
-        assert store.head(ticket.key) == BlobInfo(key=ticket.key, size=10, content_type="image/jpeg")
+        assert upload(ticket, PNG[:10], "image/jpeg") == REFUSED_USED
+        assert store.head(ticket.key) == BlobInfo(key=ticket.key, size=1000, content_type="image/png")
+
+    def test_a_ticket_cannot_upload_again_once_its_object_moved_on(self, store: BlobStore, upload: Upload) -> None:
+        ticket = ticket_for(store)
+        upload(ticket, PNG[:100], "image/png")
+        store.move(source=ticket.key, target="avatars/e1/final.png")
+
+        assert upload(ticket, PNG[:10], "image/png") == REFUSED_USED
+        assert store.head(ticket.key) is None
+
+    def test_a_refused_upload_does_not_spend_the_ticket(self, store: BlobStore, upload: Upload) -> None:
+        ticket = ticket_for(store, max_bytes=1024)
+
+        assert upload(ticket, PNG[:1025], "image/png") is not None
+        assert upload(ticket, PNG[:1024], "image/png") is None
+        assert store.head(ticket.key) == BlobInfo(key=ticket.key, size=1024, content_type="image/png")
 
     def test_an_oversized_upload_is_refused_and_nothing_stored(self, store: BlobStore, upload: Upload) -> None:
         ticket = ticket_for(store, max_bytes=1024)
@@ -241,6 +257,53 @@ class BlobStoreContract:
 
         assert store.head(ticket.key) is None
 
+    # --- read and move: what confirming an upload does with it --------------------------
+
+    def test_read_returns_the_stored_bytes(self, store: BlobStore, upload: Upload) -> None:
+        ticket = ticket_for(store)
+        upload(ticket, PNG[:500], "image/png")
+
+        assert store.read(ticket.key, max_bytes=2048) == PNG[:500]
+        assert store.read(ticket.key, max_bytes=500) == PNG[:500]
+
+    def test_read_stops_one_byte_past_the_limit(self, store: BlobStore, upload: Upload) -> None:
+        ticket = ticket_for(store)
+        upload(ticket, PNG[:500], "image/png")
+
+        assert store.read(ticket.key, max_bytes=100) == PNG[:101]
+
+    def test_read_of_an_empty_object_is_empty(self, store: BlobStore) -> None:
+        store.put("staging/empty.png", b"", content_type="image/png")
+
+        assert store.read("staging/empty.png", max_bytes=10) == b""
+
+    def test_read_of_an_absent_key_is_none(self, store: BlobStore) -> None:
+        assert store.read("avatars/nobody/none.png", max_bytes=10) is None
+
+    def test_move_refiles_bytes_and_type_under_the_target(self, store: BlobStore, upload: Upload, fetch: Fetch) -> None:
+        ticket = ticket_for(store, key="staging/avatars/e1/a.png")
+        upload(ticket, PNG[:300], "image/png")
+
+        store.move(source=ticket.key, target="avatars/e1/a.png")
+
+        assert store.head(ticket.key) is None
+        assert store.head("avatars/e1/a.png") == BlobInfo(key="avatars/e1/a.png", size=300, content_type="image/png")
+        assert fetch(store.download_url("avatars/e1/a.png", expires_in=60)) == (PNG[:300], "image/png")
+
+    def test_move_of_an_absent_key_raises_not_found(self, store: BlobStore) -> None:
+        with pytest.raises(NotFound):
+            store.move(source="staging/none.png", target="avatars/none.png")
+
+        assert store.head("avatars/none.png") is None
+
+    def test_move_to_an_unsafe_key_is_refused_and_keeps_the_source(self, store: BlobStore) -> None:
+        store.put("staging/a.png", PNG[:10], content_type="image/png")
+
+        with pytest.raises(InvalidInput):
+            store.move(source="staging/a.png", target="../escape.png")
+
+        assert store.read("staging/a.png", max_bytes=100) == PNG[:10]
+
     def test_nested_and_flat_keys_coexist(self, store: BlobStore, upload: Upload) -> None:
         flat, nested = ticket_for(store, key="report.pdf"), ticket_for(store, key="a/b/c/d.png")
 
@@ -268,6 +331,8 @@ class BlobStoreContract:
             store.download_url(key, expires_in=60)
         with pytest.raises(InvalidInput):
             store.delete(key)
+        with pytest.raises(InvalidInput):
+            store.read(key, max_bytes=10)
 
 
 class TestInMemoryBlobStore(BlobStoreContract):
@@ -413,6 +478,20 @@ class TestLocalBlobStore(BlobStoreContract):
         }
         assert not (root / "objects").exists()
         assert list((root / "tmp").iterdir()) == []
+
+    def test_a_used_form_answers_403_in_the_error_shape(self, store: BlobStore, client: Client) -> None:
+        ticket = ticket_for(store)
+        assert post_upload(client, ticket.url, ticket.fields, png_file(10)).status_code == 204
+
+        response = post_upload(client, ticket.url, ticket.fields, png_file(20))
+
+        assert response.status_code == 403
+        assert response.json()["error"] == {
+            "code": REFUSED_USED,
+            "message": "This upload form was already used.",
+            "fields": {},
+        }
+        assert store.head(ticket.key) == BlobInfo(key=ticket.key, size=10, content_type="image/png")
 
     def test_a_wrong_content_type_answers_400(self, store: BlobStore, client: Client) -> None:
         ticket = ticket_for(store)
@@ -642,6 +721,10 @@ class TestS3BlobStore(BlobStoreContract):
         super().test_an_oversized_upload_leaves_the_previous_object(store, upload)
 
     @moto_does_not_refuse(MOTO_IGNORES_POST_POLICY)
+    def test_a_refused_upload_does_not_spend_the_ticket(self, store: BlobStore, upload: Upload) -> None:
+        super().test_a_refused_upload_does_not_spend_the_ticket(store, upload)
+
+    @moto_does_not_refuse(MOTO_IGNORES_POST_POLICY)
     def test_a_content_type_not_listed_is_refused(self, store: BlobStore, upload: Upload) -> None:
         super().test_a_content_type_not_listed_is_refused(store, upload)
 
@@ -652,6 +735,27 @@ class TestS3BlobStore(BlobStoreContract):
     @moto_does_not_refuse(MOTO_IGNORES_URL_EXPIRY)
     def test_an_expired_download_url_is_refused(self, make_store: MakeStore, upload: Upload, fetch: Fetch) -> None:
         super().test_an_expired_download_url_is_refused(make_store, upload, fetch)
+
+    # --- what no S3 refuses: a presigned POST is good until it expires ----------------------
+
+    def test_a_ticket_takes_one_upload(self, store: BlobStore, upload: Upload) -> None:
+        """S3 takes the form again (AWS too): why uploads go to staging keys that are confirmed once."""
+        ticket = ticket_for(store)
+        upload(ticket, PNG[:1000], "image/png")
+
+        assert upload(ticket, PNG[:10], "image/jpeg") is None
+        assert store.head(ticket.key) == BlobInfo(key=ticket.key, size=10, content_type="image/jpeg")
+
+    def test_a_ticket_cannot_upload_again_once_its_object_moved_on(self, store: BlobStore, upload: Upload) -> None:
+        """A form sent again after the move lands on the staging key only; the moved object is untouched."""
+        ticket = ticket_for(store)
+        upload(ticket, PNG[:100], "image/png")
+        store.move(source=ticket.key, target="avatars/e1/final.png")
+
+        assert upload(ticket, PNG[:10], "image/png") is None
+        assert store.head("avatars/e1/final.png") == BlobInfo(
+            key="avatars/e1/final.png", size=100, content_type="image/png"
+        )
 
     # --- ... so the signed policy and URLs, which a real S3 enforces, are checked here --------
 

@@ -19,6 +19,8 @@ from domain.ports import UserRepository
 from domain.users import Role
 from tests.factories import make_user, store_user
 
+FULLWIDTH_GRACE = "\uff47\uff52\uff41\uff43\uff45@example.com"
+
 
 class UserRepositoryContract:
     """Subclasses provide the ``users`` fixture."""
@@ -67,6 +69,35 @@ class UserRepositoryContract:
         assert users.get_by_email("taken@example.com") == first
         with pytest.raises(NotFound):
             users.get(second.id)
+
+    @pytest.mark.parametrize(
+        "typed", ["Grace@Example.COM", " grace@example.com ", FULLWIDTH_GRACE, "GRACE@EXAMPLE.COM"]
+    )
+    def test_get_by_email_finds_any_case_or_compatibility_form(self, users: UserRepository, typed: str) -> None:
+        user = store_user(users, email="grace@example.com")
+
+        assert users.get_by_email(typed) == user
+
+    @pytest.mark.parametrize("typed", ["SAM@example.com", "\u017fam@example.com", "\uff53am@example.com"])
+    def test_one_mailbox_backs_one_account(self, users: UserRepository, typed: str) -> None:
+        first = store_user(users, email="sam@example.com")
+
+        with pytest.raises(EmailTaken):
+            users.add(make_user(email=typed), password="another-pass")
+
+        assert users.get_by_email("sam@example.com") == first
+
+    def test_add_stores_the_email_key(self, users: UserRepository) -> None:
+        user = make_user(email="Kelvin.\u212aate@Example.com")
+        users.add(user, password="s3cret-pass")
+
+        assert users.get(user.id).email == "kelvin.kate@example.com"
+
+    def test_get_by_something_that_is_not_an_address_raises_not_found(self, users: UserRepository) -> None:
+        store_user(users)
+
+        with pytest.raises(NotFound):
+            users.get_by_email("no at sign")
 
     def test_get_many_returns_the_existing_ones_by_id(self, users: UserRepository) -> None:
         alice, bob, _carol = (store_user(users) for _ in range(3))

@@ -49,6 +49,7 @@ from tests.harness.nginx import SITE_NAME, NginxServer, TlsCertificate
 from tests.harness.servers import MotoServer, PostgresServer, RedisServer, wait_until
 from tests.harness.smtp import SmtpSink
 from tests.harness.worker import CeleryWorker
+from tests.images import image_bytes
 
 pytestmark = pytest.mark.integration
 
@@ -57,7 +58,7 @@ API = "/api/v1"
 # takes 14 and 15, the Procfile test 13): the app's cache and its Celery broker.
 E2E_REDIS_DB = 12
 PASSWORD = "Correct-horse-battery-staple-9"
-PNG = b"\x89PNG\r\n\x1a\n" + bytes(range(64))
+PNG = image_bytes("PNG", size=(16, 16))
 REQUEST_ID = "e2e-journey-0001"
 YEAR_IMMUTABLE = "public, max-age=31536000, immutable"
 BOOT_SECONDS = 90
@@ -227,7 +228,7 @@ def avatar_uploaded(site: Site, token: str, expert_id: str) -> None:
     assert status == 204, answer
 
     confirmed = site.json(
-        "POST", f"{API}/experts/{expert_id}/avatar/confirm/", 200, token=token, body={"key": ticket["key"]}
+        "POST", f"{API}/experts/{expert_id}/avatar/confirm/", 200, token=token, body={"upload_id": ticket["upload_id"]}
     )
 
     status, headers, served = http_call(urllib.request.Request(confirmed["avatar_url"]))

@@ -15,6 +15,7 @@ from django.core.management import CommandError, call_command
 from adapters.local.blobs import LocalBlobStore
 from adapters.s3.blobs import S3BlobStore, browser_cors_rules
 from adapters.s3.client import make_client
+from domain.blobs import STAGING_PREFIX
 from project.container import container
 from tests.harness.servers import LOOPBACK, MotoServer, free_port
 
@@ -58,6 +59,16 @@ def test_it_creates_the_bucket_and_sets_cors(s3: Any, bucket: str) -> None:
 
     assert f"Created bucket {bucket}" in output
     assert s3.get_bucket_cors(Bucket=bucket)["CORSRules"] == browser_cors_rules([APP])
+
+
+def test_it_sweeps_the_staging_prefix(s3: Any, bucket: str) -> None:
+    output = setup("--origin", APP)
+
+    [rule] = s3.get_bucket_lifecycle_configuration(Bucket=bucket)["Rules"]
+    assert rule["Filter"] == {"Prefix": STAGING_PREFIX}
+    assert rule["Status"] == "Enabled"
+    assert rule["Expiration"] == {"Days": 1}
+    assert f"objects under {STAGING_PREFIX} expire after 1 day" in output
 
 
 def test_a_second_run_keeps_the_bucket_and_replaces_the_rules(s3: Any, bucket: str) -> None:

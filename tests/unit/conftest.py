@@ -29,6 +29,8 @@ PORTS = {
     "search_log",
     "report_runs",
     "trend_chart",
+    "uploads",
+    "images",
 }
 MEMORY_CONFIG = {
     "repository_backend": "memory",
@@ -37,6 +39,7 @@ MEMORY_CONFIG = {
     "blob_backend": "memory",
     "events_backend": "memory",
     "blob_root": "",
+    "image_max_pixels": 1_000_000,
     "public_base_url": "memory://",
     "secret_key": "unit-tests",
     "view_counter_backend": "memory",

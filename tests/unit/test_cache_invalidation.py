@@ -17,9 +17,8 @@ from domain.money import Money
 from domain.users import Role
 from services.experts import SEARCH_PAGES, expert_pages
 from tests.unit.conftest import World
+from tests.unit.test_avatars import uploaded
 from tests.unit.test_reviews import completed_booking
-
-PNG = b"\x89PNG\r\n\x1a\n" + b"0" * 100
 
 
 class Boom(Exception):
@@ -67,9 +66,8 @@ def reinstate(world: World, expert: ExpertProfile) -> Any:
 
 
 def confirm_avatar(world: World, expert: ExpertProfile) -> Any:
-    ticket = world.avatar_upload_start(actor=expert.owner_id, expert_id=expert.id, content_type="image/png", size=108)
-    world.blobs.client_upload(ticket.key, PNG, "image/png")
-    return world.avatar_upload_confirm(actor=expert.owner_id, expert_id=expert.id, key=ticket.key)
+    form = uploaded(world, expert)
+    return world.avatar_upload_confirm(actor=expert.owner_id, expert_id=expert.id, upload_id=form.upload_id)
 
 
 def review(world: World, expert: ExpertProfile) -> Any:

@@ -24,8 +24,8 @@ def test_records_past_their_retention_are_pruned_and_recent_ones_kept(world: Wor
     world.search_log.record(["rust"], at=world.clock.now())
     world.clock.set(start + SEARCH_COUNT_RETENTION + HOUR)  # past both retentions for the first two
 
-    assert world.records_prune() == {"sent_emails": 2, "search_counts": 1}
-    assert world.records_prune() == {"sent_emails": 0, "search_counts": 0}
+    assert world.records_prune() == {"sent_emails": 2, "search_counts": 1, "uploads": 0}
+    assert world.records_prune() == {"sent_emails": 0, "search_counts": 0, "uploads": 0}
     window = (start, world.clock.now())
     assert world.search_log.top_skills(*window, limit=5) == [("rust", 1)]
 
@@ -34,6 +34,6 @@ def test_within_retention_nothing_is_pruned_and_keys_stay_deduplicated(world: Wo
     world.mailer.send(email("k"))
     world.clock.advance(seconds=(SENT_EMAIL_RETENTION - HOUR).total_seconds())
 
-    assert world.records_prune() == {"sent_emails": 0, "search_counts": 0}
+    assert world.records_prune() == {"sent_emails": 0, "search_counts": 0, "uploads": 0}
     world.mailer.send(email("k"))
     assert len(world.mailer.sent) == 1

@@ -1,0 +1,1 @@
+"""Image decoding for uploads (the ImageProbe port)."""
