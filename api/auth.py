@@ -37,13 +37,13 @@ def optional_actor(request: Request) -> UserId | None:
 
 
 class LoginSerializer(TokenObtainPairSerializer):
-    """simplejwt's email+password check, with the email normalised as registration stores it.
+    """simplejwt's email+password check (the email is folded to domain.users.email_key by
+    UserManager.get_by_natural_key, as registration stored it).
 
     A login locked out for too many failures (the admin's and this endpoint's together:
     one password opens both) is a 429 ``locked_out``, like the admin's."""
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, str]:
-        attrs[self.username_field] = attrs[self.username_field].strip().lower()
         try:
             return super().validate(attrs)
         except exceptions.AuthenticationFailed:
@@ -90,9 +90,7 @@ class RefreshOutputSerializer(serializers.Serializer):
 class LoginApi(TokenObtainPairView):
     """Log in with email and password; get an access and a refresh token."""
 
-    # The email is looked up through UserManager.get_by_natural_key, which folds it to
-    # domain.users.email_key as registration stored it; nothing to normalise here.
-    serializer_class = TokenObtainPairSerializer
+    serializer_class = LoginSerializer
     throttle_classes = [ScopedThrottle]
     throttle_scope = LOGIN
 

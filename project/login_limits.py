@@ -10,6 +10,8 @@ from typing import Any
 
 from django.http import HttpRequest
 
+from domain.users import email_key
+
 
 def client_address(request: HttpRequest) -> str:
     """REMOTE_ADDR alone: the edge middleware has already put the real client there when the
@@ -18,9 +20,9 @@ def client_address(request: HttpRequest) -> str:
 
 
 def login_username(request: HttpRequest, credentials: dict[str, Any] | None) -> str | None:
-    """The account tried, as emails are stored (trimmed, lower case), so that spelling an
+    """The account tried, as emails are stored (domain.users.email_key), so that spelling an
     address differently does not start a fresh count. The admin posts ``username``, the API ``email``."""
     given = dict(credentials or {})
     data: Any = getattr(request, "data", None) or request.POST
     value = given.get("email") or given.get("username") or data.get("email") or data.get("username")
-    return value.strip().lower() if isinstance(value, str) else None
+    return email_key(value) if isinstance(value, str) else None
