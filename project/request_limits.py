@@ -17,6 +17,7 @@
 from __future__ import annotations
 
 import io
+import logging
 from collections.abc import Callable
 
 from django.conf import settings
@@ -26,6 +27,8 @@ from django.http import HttpRequest, HttpResponseBase, JsonResponse
 from api.errors import error_body, too_large_body
 
 MULTIPART = "multipart/form-data"
+
+logger = logging.getLogger(__name__)
 
 
 class RequestLimitsMiddleware:
@@ -59,7 +62,11 @@ def refuse_body(request: HttpRequest) -> JsonResponse | None:
 
 
 def _buffer_chunked(request: HttpRequest, limit: int) -> JsonResponse | None:
-    body = request.environ["wsgi.input"].read(limit + 1)  # the server de-chunks it
+    try:
+        body = request.environ["wsgi.input"].read(limit + 1)  # the server de-chunks it
+    except Exception:  # the server's own error for a malformed chunk, or a client gone: never a 500
+        logger.info("Could not read a chunked request body.", exc_info=True)
+        return _bad_request("The chunked request body is malformed or incomplete.")
     if len(body) > limit:
         return _too_large(limit)
     # Django's stream for a request without Content-Length reads nothing: give it the body.
