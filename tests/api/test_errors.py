@@ -17,7 +17,7 @@ from django.core.exceptions import (
     TooManyFilesSent,
 )
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
-from django.db import IntegrityError, InterfaceError, OperationalError, ProgrammingError
+from django.db import IntegrityError, InterfaceError, OperationalError, ProgrammingError, connection
 from django.http import Http404
 from django.test import Client, RequestFactory
 from rest_framework import exceptions
@@ -320,6 +320,8 @@ class TestDatabaseUnavailable:
             OperationalError("server closed the connection unexpectedly"),
             InterfaceError("connection already closed"),
             sqlite3.OperationalError("database is locked"),
+            # The configured driver's own error, as the gevent pool raises it when no connection frees up.
+            connection.Database.OperationalError("no free database connection within 10s (pool of 4 in use)"),
         ],
     )
     def test_is_503_with_retry_after(self, error: Exception, settings: Any) -> None:
