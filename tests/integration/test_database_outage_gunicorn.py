@@ -5,6 +5,7 @@ endpoints (the JWT user lookup included) answer 503 in the JSON error shape
 with Retry-After; /healthz stays 200 and /readyz reports the database. Once it
 is back, the same requests answer as they did before the outage, from the
 same gunicorn (the pool drops its dead connections and opens new ones).
+And the pool exhausted: a request that waits too long for a connection is a 503.
 The unit-level twin: tests/test_database_outage.py.
 """
 
@@ -15,12 +16,14 @@ import itertools
 import json
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import psycopg2
 import pytest
 
 from tests.harness.servers import LOOPBACK, PostgresServer, free_port
@@ -100,12 +103,25 @@ def wait_for(ready: Callable[[], bool], *, timeout: float) -> None:
         time.sleep(0.5)
 
 
+def served_database(postgres: PostgresServer, port: int, **overrides: str) -> dict[str, str]:
+    """A migrated database on ``postgres`` and the web process's environment for it."""
+    postgres.psql(f"CREATE DATABASE {DATABASE}")
+    environment = web_environment(port, DATABASE_URL=postgres.url(DATABASE), **overrides)
+    migrate(environment)
+    return environment
+
+
+def assert_unavailable(name: str, answer: Answer, retry_after: str) -> None:
+    assert answer.status == 503, (name, answer.body[:300])
+    assert answer.headers["Content-Type"] == "application/json", name
+    assert answer.headers["Retry-After"] == retry_after, name
+    assert answer.json()["error"]["code"] == "service_unavailable", name
+
+
 def test_requests_answer_503_while_postgresql_is_down_and_recover_after(own_postgres_server: PostgresServer) -> None:
     postgres = own_postgres_server
-    postgres.psql(f"CREATE DATABASE {DATABASE}")
     port = free_port()
-    environment = web_environment(port, DATABASE_URL=postgres.url(DATABASE), UNAVAILABLE_RETRY_AFTER_SECONDS="7")
-    migrate(environment)
+    environment = served_database(postgres, port, UNAVAILABLE_RETRY_AFTER_SECONDS="7")
 
     with gunicorn_serving(environment, port):
         email, token = sign_up(port)
@@ -122,11 +138,45 @@ def test_requests_answer_503_while_postgresql_is_down_and_recover_after(own_post
         after = {name: probe().status for name, probe in probes.items()}
 
     for name, answer in during.items():
-        assert answer.status == 503, (name, answer.body[:300])
-        assert answer.headers["Content-Type"] == "application/json", name
-        assert answer.headers["Retry-After"] == "7", name
-        assert answer.json()["error"]["code"] == "service_unavailable", name
+        assert_unavailable(name, answer, "7")
     assert liveness.status == 200
     assert readiness.status == 503
     assert readiness.json()["checks"]["database"]["ok"] is False
     assert after == before
+
+
+def test_a_request_that_waits_too_long_for_a_pooled_connection_is_a_503(own_postgres_server: PostgresServer) -> None:
+    """One worker, a pool of one: a request holds the connection (blocked on a lock the test holds),
+    the next one waits DATABASE_POOL_TIMEOUT_SECONDS for it and gets a 503, not a 500."""
+    postgres = own_postgres_server
+    port = free_port()
+    environment = served_database(
+        postgres,
+        port,
+        WEB_CONCURRENCY="1",
+        DATABASE_POOL_MAX_CONNECTIONS="1",
+        DATABASE_POOL_TIMEOUT_SECONDS="0.5",
+        UNAVAILABLE_RETRY_AFTER_SECONDS="3",
+    )
+    with gunicorn_serving(environment, port):
+        _, token = sign_up(port)
+        holder: list[Answer] = []
+        lock = psycopg2.connect(postgres.url(DATABASE))
+        try:
+            lock.cursor().execute("LOCK TABLE experthub_user IN ACCESS EXCLUSIVE MODE")  # psycopg2 opened a transaction
+            first = threading.Thread(target=lambda: holder.append(call(port, "GET", "/api/v1/me/", token=token)))
+            first.start()
+            wait_for(lambda: blocked_on_the_lock(postgres), timeout=30)
+            second = call(port, "GET", "/api/v1/me/", token=token)
+        finally:
+            lock.rollback()
+            lock.close()
+        first.join(timeout=60)
+
+    assert_unavailable("second", second, "3")
+    assert [answer.status for answer in holder] == [200]
+
+
+def blocked_on_the_lock(postgres: PostgresServer) -> bool:
+    waiting = postgres.psql("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'", DATABASE)
+    return int(waiting) > 0
