@@ -16,14 +16,14 @@ from __future__ import annotations
 import logging
 import math
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import RequestDataTooBig, SuspiciousOperation, TooManyFieldsSent, TooManyFilesSent
 from django.db import InterfaceError, OperationalError, connections
-from django.http import Http404, HttpRequest, JsonResponse
+from django.http import Http404, HttpRequest, HttpResponseBase, JsonResponse
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.settings import api_settings
@@ -220,3 +220,44 @@ def method_not_allowed(allowed: list[str]) -> JsonResponse:
     response = JsonResponse(error_body("method_not_allowed", "Method not allowed."), status=405)
     response["Allow"] = ", ".join(allowed)
     return response
+
+
+# --- the safety net: error responses made outside this module -----------------------------
+
+# The codes this module gives those statuses; any other status gets its reason phrase as a code.
+STATUS_CODES = {401: "not_authenticated", 403: "permission_denied", 500: "server_error", 503: UNAVAILABLE_CODE}
+_KEPT_AS_IS = ("application/json", "application/problem+json")
+
+
+class JsonErrorPagesMiddleware:
+    """Outermost: an error response not in the JSON shape becomes one, with its status and headers.
+
+    Django's own class-based views and ``require_POST`` answer a wrong method
+    with an empty text/html 405 (the admin's login and logout), and a
+    third-party view may do the same. Left alone: DEBUG's technical pages (for
+    developers), and DRF's browsable API, which a browser asks for by name
+    (Accept: text/html) and whose page shows the JSON error body itself.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponseBase]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponseBase:
+        response = self.get_response(request)
+        if response.status_code < 400 or settings.DEBUG or response.streaming:
+            return response
+        if getattr(response, "accepted_renderer", None) is not None:  # rendered by DRF, as the client asked
+            return response
+        if response.get("Content-Type", "").startswith(_KEPT_AS_IS):
+            return response
+        return as_json_error(response)
+
+
+def as_json_error(response: HttpResponseBase) -> JsonResponse:
+    code = STATUS_CODES.get(response.status_code) or response.reason_phrase.lower().replace(" ", "_")
+    replacement = JsonResponse(error_body(code, f"{response.reason_phrase}."), status=response.status_code)
+    for header, value in response.items():
+        if header.lower() not in ("content-type", "content-length"):
+            replacement[header] = value
+    replacement.cookies = response.cookies
+    return replacement

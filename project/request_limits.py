@@ -54,7 +54,9 @@ def refuse_body(request: HttpRequest) -> JsonResponse | None:
         try:
             length = int(declared)
         except ValueError:
-            return _bad_request("The Content-Length header is not a number.")
+            length = -1
+        if length < 0:
+            return _bad_request("The Content-Length header is not a length.")
         return _too_large(limit) if length > limit else None
     if "chunked" in request.META.get("HTTP_TRANSFER_ENCODING", "").lower():
         return _buffer_chunked(request, limit)

@@ -81,6 +81,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "project.middleware.AppVersionMiddleware",  # X-App-Version on every response, probes and errors included
+    "api.errors.JsonErrorPagesMiddleware",  # an error response left as HTML by a view becomes the JSON shape
     "project.middleware.ProjectEndpointsMiddleware",  # /healthz /readyz /metrics, whatever the Host header
     "project.metrics.RequestMetricsMiddleware",
     # Before the views and Django's own middleware: every response (redirects too) carries

@@ -18,7 +18,7 @@ from django.core.exceptions import (
 )
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.db import IntegrityError, InterfaceError, OperationalError, ProgrammingError, connection
-from django.http import Http404
+from django.http import Http404, HttpResponseNotAllowed
 from django.test import Client, RequestFactory
 from rest_framework import exceptions
 from rest_framework.test import APIClient
@@ -367,3 +367,33 @@ class TestDatabaseUnavailable:
             response = errors.server_error(RequestFactory().get("/"))
 
         assert response.status_code == 500
+
+
+class TestErrorsMadeOutsideTheApi:
+    """Error responses that Django's or DRF's own code makes as HTML are turned into the one shape."""
+
+    def test_a_wrong_method_on_an_admin_view(self, staff: Account) -> None:
+        client = Client()
+        client.force_login(get_user_model().objects.get(pk=staff.id))
+
+        for response in (client.delete("/admin/login/"), client.get("/admin/logout/")):
+            assert_error(response, 405, "method_not_allowed")
+            assert "POST" in response["Allow"]
+
+    def test_debug_pages_are_left_alone(self, settings: Any) -> None:
+        settings.DEBUG = True
+        response = errors.JsonErrorPagesMiddleware(lambda request: HttpResponseNotAllowed(["GET"]))(
+            RequestFactory().post("/")
+        )
+
+        assert response["Content-Type"].startswith("text/html")
+
+    def test_headers_and_cookies_are_kept(self) -> None:
+        page = HttpResponseNotAllowed(["GET"])
+        page.set_cookie("seen", "1")
+
+        response = errors.JsonErrorPagesMiddleware(lambda request: page)(RequestFactory().post("/"))
+
+        assert (response.status_code, response["Content-Type"]) == (405, "application/json")
+        assert json.loads(response.content) == errors.error_body("method_not_allowed", "Method Not Allowed.")
+        assert (response["Allow"], response.cookies["seen"].value) == ("GET", "1")

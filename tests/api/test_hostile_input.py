@@ -231,6 +231,11 @@ class TestBodyLimits:
         client = Client(enforce_csrf_checks=False)
         self.assert_too_large(client.post("/admin/login/", {"username": "x" * self.LIMIT}), self.LIMIT)
 
+    @pytest.mark.parametrize("length", ["-1", "x", "1e3"])
+    def test_a_content_length_that_is_no_length_is_400(self, client_account: Account, length: str) -> None:
+        response = client_account.api.post(f"{API}/bookings/", {}, CONTENT_LENGTH=length)
+        assert_error(response, 400, "bad_request")
+
     def chunked(self, body: bytes, content_type: str = "application/json") -> WSGIRequest:
         request = RequestFactory().generic("POST", f"{API}/bookings/", b"", content_type=content_type)
         request.META.pop("CONTENT_LENGTH", None)
