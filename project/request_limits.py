@@ -24,9 +24,10 @@ from django.conf import settings
 from django.core.handlers.wsgi import LimitedStream
 from django.http import HttpRequest, HttpResponseBase, JsonResponse
 
-from api.errors import error_body, too_large_body
+from api.errors import INVALID_MESSAGE, error_body, too_large_body
 
 MULTIPART = "multipart/form-data"
+NUL_MESSAGE = "Null characters are not allowed."  # Django's own words (ProhibitNullCharactersValidator)
 
 logger = logging.getLogger(__name__)
 
@@ -78,10 +79,12 @@ def _buffer_chunked(request: HttpRequest, limit: int) -> JsonResponse | None:
 
 
 def refuse_nul(request: HttpRequest) -> JsonResponse | None:
-    texts = [request.path, *request.COOKIES.values()]
-    texts += [text for key, values in request.GET.lists() for text in (key, *values)]
-    if any("\x00" in text for text in texts):
-        return _bad_request("NUL characters are not allowed in the path, query string or cookies.")
+    # Query parameters are named as the fields of a validation error, as a serializer would.
+    fields = {key or "query": [NUL_MESSAGE] for key, values in request.GET.lists() if "\x00" in "".join([key, *values])}
+    if fields:
+        return JsonResponse(error_body("invalid", INVALID_MESSAGE, fields), status=400)
+    if any("\x00" in text for text in (request.path, *request.COOKIES.values())):
+        return _bad_request("NUL characters are not allowed in the path or cookies.")
     return None
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import logging
-import sqlite3
 from typing import Any
 
 import pytest
@@ -319,9 +318,9 @@ class TestDatabaseUnavailable:
         [
             OperationalError("server closed the connection unexpectedly"),
             InterfaceError("connection already closed"),
-            sqlite3.OperationalError("database is locked"),
-            # The configured driver's own error, as the gevent pool raises it when no connection frees up.
+            # The configured driver's own (sqlite3's, psycopg2's), as the gevent pool raises it.
             connection.Database.OperationalError("no free database connection within 10s (pool of 4 in use)"),
+            connection.Database.InterfaceError("connection already closed"),
         ],
     )
     def test_is_503_with_retry_after(self, error: Exception, settings: Any) -> None:
