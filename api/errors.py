@@ -89,9 +89,10 @@ def database_unavailable(exc: BaseException | None) -> bool:
     """Whether ``exc``, or the error it was raised from, says the database cannot be reached.
 
     Django's OperationalError and InterfaceError (connection refused or lost, a
-    statement timeout, SQLite's lock), and the drivers' own, which reach us
-    unwrapped from the gevent pool's wait. IntegrityError, ProgrammingError and
-    DataError are not among them: they are bugs, and stay a logged 500.
+    statement timeout, SQLite's lock, the gevent pool's wait that ended), and the
+    configured drivers' own, should one escape Django's wrapping. IntegrityError,
+    ProgrammingError and DataError are not among them: they are bugs, and stay a
+    logged 500.
     """
     unavailable = _unavailable_errors()
     while exc is not None:
@@ -230,7 +231,7 @@ _KEPT_AS_IS = ("application/json", "application/problem+json")
 
 
 class JsonErrorPagesMiddleware:
-    """Outermost: an error response not in the JSON shape becomes one, with its status and headers.
+    """Near the top of MIDDLEWARE: an error response not in the JSON shape becomes one, same status and headers.
 
     Django's own class-based views and ``require_POST`` answer a wrong method
     with an empty text/html 405 (the admin's login and logout), and a
