@@ -126,6 +126,31 @@ class TestJsonBodies:
             assert_json_4xx(anon.post(f"{API}{path}", body))
 
 
+class TestFormBodies:
+    @pytest.mark.parametrize(
+        "raw",
+        [b"topic=%FF%FE&duration_minutes=60", b"topic=\xff\xfe", b"topic=a%00b", b"a%00b=1", b"%ED%A0%80=1"],
+        ids=["percent-invalid-utf8", "raw-invalid-utf8", "nul-value", "nul-key", "surrogate-key"],
+    )
+    def test_urlencoded(self, client_account: Account, raw: bytes) -> None:
+        response = client_account.api.generic(
+            "POST", f"{API}/bookings/", raw, content_type="application/x-www-form-urlencoded"
+        )
+        assert_error(response, 400, "invalid")
+
+    def test_multipart_with_nul_and_invalid_utf8(self, client_account: Account) -> None:
+        boundary = "b0undary"
+        raw = (
+            f'--{boundary}\r\nContent-Disposition: form-data; name="topic"\r\n\r\na\x00b\r\n'
+            f'--{boundary}\r\nContent-Disposition: form-data; name="x\x00"\r\n\r\n1\r\n'
+            f"--{boundary}--\r\n"
+        ).encode() + b"\xff"
+        response = client_account.api.generic(
+            "POST", f"{API}/bookings/", raw, content_type=f"multipart/form-data; boundary={boundary}"
+        )
+        assert_json_4xx(response)
+
+
 class TestDates:
     @pytest.mark.parametrize(
         "moment",
