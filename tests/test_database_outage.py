@@ -126,3 +126,18 @@ def test_the_same_requests_succeed_once_it_is_back(jwt: Client, anonymous: Clien
 
     assert jwt.get(f"{API}/me/").status_code == 200
     assert anonymous.get(f"{API}/experts/").status_code == 200
+
+
+def test_the_read_your_writes_lookup_before_the_view_is_a_503_too(
+    user: Any, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    # With replicas, ReadYourWritesMiddleware reads the session (on the primary) before any view runs.
+    monkeypatch.setattr("project.middleware.replica_aliases", lambda: ["replica_0"])
+    client = Client(raise_request_exception=False)
+    client.force_login(user)
+
+    with connection.execute_wrapper(refuse(OperationalError("could not connect to server"))):
+        response = client.get(f"{API}/me/")
+
+    assert_unavailable(response)
+    assert not [record for record in caplog.records if record.name == "api.errors"]  # no view was reached
