@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.harness.deployment import PLAIN_HTTP_DEPLOYMENT
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -202,7 +204,12 @@ def collected_static(tmp_path_factory: pytest.TempPathFactory) -> Path:
     subprocess.run(
         [sys.executable, "manage.py", "collectstatic", "--noinput", "--verbosity", "0"],
         cwd=ROOT,
-        env={**environment, "DJANGO_SETTINGS_MODULE": "project.settings", "STATIC_ROOT": str(static_root)},
+        env={
+            **environment,
+            **PLAIN_HTTP_DEPLOYMENT,  # a PaaS build has the app's config vars
+            "DJANGO_SETTINGS_MODULE": "project.settings",
+            "STATIC_ROOT": str(static_root),
+        },
         check=True,
         timeout=300,
     )
@@ -248,6 +255,7 @@ def test_heroku_post_compile_keeps_the_built_commit_for_the_running_dynos(tmp_pa
     assert os.access(script, os.X_OK)
     environment = {
         **os.environ,
+        **PLAIN_HTTP_DEPLOYMENT,
         "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}",
         "DJANGO_SETTINGS_MODULE": "project.settings",
         "SOURCE_VERSION": "0123456789abcdef0123456789abcdef01234567",

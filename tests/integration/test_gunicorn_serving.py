@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from tests.harness.deployment import PLAIN_HTTP_DEPLOYMENT
 from tests.harness.servers import LOOPBACK, free_port, port_open, wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -34,6 +35,7 @@ def web_environment(var_dir: Path, **overrides: str) -> dict[str, str]:
     (var_dir / "static").mkdir(parents=True, exist_ok=True)
     return {
         **keep,
+        **PLAIN_HTTP_DEPLOYMENT,
         "DJANGO_SETTINGS_MODULE": "project.settings",
         "DATABASE_URL": f"sqlite:///{var_dir / 'web.sqlite3'}",
         "REDIS_URL": "",
