@@ -2,8 +2,9 @@
 
 Rates live in settings (REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"], scopes
 ``login``, ``register``, ``booking_create``). Clients are told apart by user
-id, or by socket address for anonymous ones; NUM_PROXIES in settings decides
-how many X-Forwarded-For hops are trusted, so the address cannot be spoofed.
+id, or by REMOTE_ADDR for anonymous ones: the client's address as
+TrustedProxyMiddleware resolved it from TRUSTED_PROXIES (project/proxies.py), so
+a forged X-Forwarded-For cannot buy a fresh bucket.
 """
 
 from __future__ import annotations

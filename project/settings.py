@@ -43,9 +43,21 @@ HTTPS = env.bool("DJANGO_HTTPS", default=SECRET_KEY != DEVELOPMENT_SECRET_KEY)
 SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=HTTPS)
 # Health checks probe plain HTTP on the app's port: a redirect would fail them.
 SECURE_REDIRECT_EXEMPT = [r"^healthz/?$"]
-# The proxy's X-Forwarded-Proto says whether the client used HTTPS. Only safe when
-# the proxy is the only way in and overwrites the header (nginx with
-# `proxy_set_header X-Forwarded-Proto $scheme`, Heroku's and Dokku's routers).
+# --- Proxies and client addresses (project/proxies.py, docs/security.md) ------------
+# The peers whose X-Forwarded-* headers are believed: addresses and networks, "unix" for
+# a unix-socket peer (the local nginx), "*" for any peer (only where nothing but a PaaS
+# router reaches the port). TrustedProxyMiddleware strips those headers from everyone
+# else and sets REMOTE_ADDR to the client; gunicorn.conf.py gives gunicorn the same list.
+# FORWARDED_ALLOW_IPS is gunicorn's own, older name for it.
+TRUSTED_PROXIES = env.list(
+    "TRUSTED_PROXIES", default=env.list("FORWARDED_ALLOW_IPS", default=["127.0.0.1", "::1", "unix"])
+)
+# Replaced by TRUSTED_PROXIES: read only so that a leftover NUM_PROXIES refuses to start
+# (project/checks.py) instead of being silently ignored.
+NUM_PROXIES = env.int("NUM_PROXIES", default=0)
+# The proxy's X-Forwarded-Proto says whether the client used HTTPS; it reaches Django
+# only from TRUSTED_PROXIES (nginx `proxy_set_header X-Forwarded-Proto $scheme`,
+# Heroku's and Dokku's routers overwrite it).
 SECURE_PROXY_SSL_HEADER = (
     ("HTTP_X_FORWARDED_PROTO", "https") if env.bool("TRUST_X_FORWARDED_PROTO", default=HTTPS) else None
 )
@@ -80,6 +92,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "project.proxies.TrustedProxyMiddleware",  # first: REMOTE_ADDR is the client for everything below
     "project.middleware.AppVersionMiddleware",  # X-App-Version on every response, probes and errors included
     "project.middleware.ProjectEndpointsMiddleware",  # /healthz /readyz /metrics, whatever the Host header
     "project.metrics.RequestMetricsMiddleware",
@@ -224,8 +237,8 @@ CACHE_KEY_VERSION = cache_key_version(APP_VERSION, GIT_SHA)
 # reported but do not fail the probe (e.g. "cache": the app serves through a Redis outage).
 READINESS_TIMEOUT_SECONDS = env.float("READINESS_TIMEOUT_SECONDS", default=1.0)
 READINESS_NONCRITICAL_CHECKS = env.list("READINESS_NONCRITICAL_CHECKS", default=[])
-# /metrics: with METRICS_TOKEN, only `Authorization: Bearer <token>`; without, only these
-# client addresses, and never a request a proxy forwarded (X-Forwarded-For).
+# /metrics and the details of /readyz (project/access.py): with METRICS_TOKEN, only
+# `Authorization: Bearer <token>`; without, only clients at these addresses or networks.
 METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
 METRICS_ALLOWED_IPS = env.list("METRICS_ALLOWED_IPS", default=["127.0.0.1", "::1"])
 # prometheus_client's own variable (read by the library when imported): set by the process
@@ -267,9 +280,9 @@ REST_FRAMEWORK = {
         "register": env.str("THROTTLE_REGISTER", default="5/min"),
         "booking_create": env.str("THROTTLE_BOOKING_CREATE", default="30/hour"),
     },
-    # Without this DRF trusts every X-Forwarded-For hop and throttling is spoofable.
-    # 0 = use the socket address; behind one nginx set NUM_PROXIES=1.
-    "NUM_PROXIES": env.int("NUM_PROXIES", default=0),
+    # Throttles key on REMOTE_ADDR, which TrustedProxyMiddleware resolved; DRF's own
+    # default (None) would read X-Forwarded-For as the client wrote it.
+    "NUM_PROXIES": 0,
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
 }
 

@@ -104,6 +104,7 @@ GUNICORN_ENVIRONMENT = (
     "GUNICORN_MAX_REQUESTS",
     "GUNICORN_MAX_REQUESTS_JITTER",
     "FORWARDED_ALLOW_IPS",
+    "TRUSTED_PROXIES",
     "LOG_FORMAT",
     "LOG_LEVEL",
     "DJANGO_DEBUG",
@@ -155,6 +156,17 @@ def test_gunicorn_defaults_fit_a_paas_and_nginx(monkeypatch: pytest.MonkeyPatch)
     assert config["forwarded_allow_ips"] == "127.0.0.1,::1"
     assert config["control_socket_disable"] is True
     assert config["logconfig_dict"]  # JSON lines unless DJANGO_DEBUG or LOG_FORMAT=console
+
+
+def test_gunicorn_trusts_the_proxies_the_app_trusts(monkeypatch: pytest.MonkeyPatch) -> None:
+    from django.conf import settings
+
+    default = gunicorn_config(monkeypatch)["forwarded_allow_ips"]
+    configured = gunicorn_config(monkeypatch, TRUSTED_PROXIES="10.0.0.0/8, unix", FORWARDED_ALLOW_IPS="*")
+
+    # The same default as project/settings.py, less "unix" (gunicorn always trusts a unix-socket peer).
+    assert str(default).split(",") == [entry for entry in settings.TRUSTED_PROXIES if entry != "unix"]
+    assert configured["forwarded_allow_ips"] == "10.0.0.0/8"  # the new name wins over the old
 
 
 def test_gunicorn_values_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
