@@ -85,6 +85,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "rest_framework_simplejwt.token_blacklist",
     "drf_spectacular",
+    "drf_spectacular_sidecar",  # Swagger UI's files, served from /static/ (no CDN)
     "django_structlog",
     "adapters.orm.apps.OrmConfig",
     "api.apps.ApiConfig",
@@ -101,6 +102,7 @@ MIDDLEWARE = [
     "project.logging.RequestIdMiddleware",
     "django_structlog.middlewares.RequestMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "corsheaders.middleware.CorsMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -260,6 +262,30 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 
+# --- What is public (docs/security.md) ----------------------------------------------
+# Each can be switched off: the OpenAPI schema (/api/schema/) and Swagger UI (/api/docs/,
+# which needs the schema) then answer 404; the browsable API's HTML renderer is removed.
+API_SCHEMA_ENABLED = env.bool("API_SCHEMA_ENABLED", default=True)
+API_DOCS_ENABLED = env.bool("API_DOCS_ENABLED", default=True)
+BROWSABLE_API_ENABLED = env.bool("BROWSABLE_API_ENABLED", default=True)
+# django-csp: every response gets this policy unless it set its own (the local blob
+# store's downloads do). Scripts only from this origin, and no inline script: the admin,
+# the browsable API and Swagger UI (drf-spectacular-sidecar's files, its split view's
+# script) need none. Inline styles stay allowed: the admin's change list and the
+# browsable API carry style attributes and blocks, and a style cannot run code.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'", "'unsafe-inline'"],
+        "img-src": ["'self'", "data:"],
+        "object-src": ["'none'"],
+        "base-uri": ["'none'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    }
+}
+
 # --- REST API -------------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
@@ -271,7 +297,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": [
         "rest_framework.renderers.JSONRenderer",
-        "rest_framework.renderers.BrowsableAPIRenderer",
+        *(["rest_framework.renderers.BrowsableAPIRenderer"] if BROWSABLE_API_ENABLED else []),
     ],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "api.errors.exception_handler",
@@ -304,6 +330,10 @@ SPECTACULAR_SETTINGS = {
     "COMPONENT_SPLIT_REQUEST": True,
     # Bookings, profiles and reports each have a "status": name the reports' choice set.
     "ENUM_NAME_OVERRIDES": {"ReportRunStatusEnum": ["sending", "sent"]},
+    # Swagger UI from this app's static files (pinned drf-spectacular-sidecar), not a CDN.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
 }
 
 CORS_ALLOWED_ORIGINS = env.list("CORS_ALLOWED_ORIGINS", default=[])
