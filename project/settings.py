@@ -365,7 +365,8 @@ DJANGO_STRUCTLOG_CELERY_ENABLED = True
 # "request_finished" line (with the user) only for 4xx and 5xx answers.
 DJANGO_STRUCTLOG_STATUS_START_LOG_LEVEL = logging.DEBUG
 DJANGO_STRUCTLOG_STATUS_2XX_LOG_LEVEL = logging.DEBUG
-# The client address comes from headers a client can forge; the access log has the peer's.
+# django-structlog finds the client address with ipware, which reads X-Forwarded-For on its
+# own terms; the access log has REMOTE_ADDR, which TrustedProxyMiddleware resolved.
 DJANGO_STRUCTLOG_IP_LOGGING_ENABLED = False
 
 # Sentry reports unhandled errors of requests and tasks when SENTRY_DSN is set.
