@@ -26,8 +26,8 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 env = environ.Env()
 
 DEBUG = env.bool("DJANGO_DEBUG", default=False)
-# The embedded default only serves local development; production sets SECRET_KEY.
-# Its "django-insecure-" prefix makes `check --deploy` fail where it was left in place.
+# The embedded default only serves debug and the tests: with DJANGO_DEBUG off, every
+# process refuses it, or a missing or weak key (project/secret_key.py, ProjectConfig.ready).
 DEVELOPMENT_SECRET_KEY = "django-insecure-dev-only-key-change-me-in-production-0123456789"
 SECRET_KEY = env.str("SECRET_KEY", default=DEVELOPMENT_SECRET_KEY)
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]", "testserver"])
@@ -37,8 +37,8 @@ VAR_DIR = Path(env.str("VAR_DIR", default=str(BASE_DIR / "var")))
 
 # --- HTTPS and security headers (docs/serving.md, "Security settings") ---------------
 # A deployment (its own SECRET_KEY) is served over HTTPS by a TLS-terminating proxy:
-# nginx, or a PaaS router. The embedded key means `make run` or the tests, on plain
-# HTTP at 127.0.0.1. DJANGO_HTTPS says it outright either way.
+# nginx, or a PaaS router. The embedded key means the tests or debug, on plain HTTP at
+# 127.0.0.1. DJANGO_HTTPS says it outright either way (`make run` sets it false).
 HTTPS = env.bool("DJANGO_HTTPS", default=SECRET_KEY != DEVELOPMENT_SECRET_KEY)
 SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=HTTPS)
 # Health checks probe plain HTTP on the app's port: a redirect would fail them.
