@@ -68,6 +68,7 @@ def test_behind_a_paas_router_the_client_is_the_hop_the_router_added() -> None:
         ("127.0.0.1, 10.0.0.5", "127.0.0.1"),  # every hop a proxy: the request began on one
         (f"{PUBLIC}, not-an-address, 10.0.0.5", ""),  # a proxy passed on garbage: no address at all
         ("", "127.0.0.1"),  # the proxy itself, with no header
+        (f"{PUBLIC}, ::ffff:10.0.0.5", PUBLIC),  # an IPv4 proxy as a dual-stack socket reports it
     ],
 )
 def test_the_client_is_the_rightmost_hop_that_is_not_a_proxy(forwarded_for: str, client: str) -> None:
