@@ -17,8 +17,9 @@ import pytest
 from django.conf import settings
 
 from project.secret_key import secret_key_problem
-from tests.harness.servers import free_port
+from tests.harness.servers import free_port, wait_until
 from tests.harness.web import gunicorn_serving
+from tests.harness.worker import SessionProcess
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
@@ -89,6 +90,18 @@ def test_with_a_proper_key_the_release_migrates_and_the_web_serves(tmp_path: Pat
     url = f"http://127.0.0.1:{environment['PORT']}/healthz"
     with gunicorn_serving(environment, int(environment["PORT"])), urllib.request.urlopen(url, timeout=30) as answer:
         assert answer.status == 200
+
+
+@pytest.mark.parametrize(("name", "started"), [("worker", " ready."), ("beat", "beat: Starting...")])
+def test_with_a_proper_key_the_worker_and_beat_start(tmp_path: Path, name: str, started: str) -> None:
+    process = SessionProcess(production(tmp_path, SECRET_KEY=secrets.token_urlsafe(50)), tmp_path / f"{name}.log")
+    process.spawn(PROCESSES[name])
+    try:
+        wait_until(lambda: started in process.output() or not process.running(), timeout=120, what=name)
+        assert process.running(), process.output()
+        assert started in process.output()
+    finally:
+        process.stop()
 
 
 def test_debug_accepts_the_development_key(tmp_path: Path) -> None:
