@@ -54,8 +54,9 @@ def _ip(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
         ip = ipaddress.ip_address(text)
     except ValueError:
         return None
-    # A dual-stack socket reports an IPv4 peer as ::ffff:a.b.c.d: match it as a.b.c.d.
-    return ip.ipv4_mapped or ip if isinstance(ip, ipaddress.IPv6Address) else ip
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped:
+        return ip.ipv4_mapped  # a dual-stack socket reports an IPv4 peer as ::ffff:a.b.c.d
+    return ip
 
 
 @dataclass(frozen=True)
