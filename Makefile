@@ -25,7 +25,13 @@ PYTEST_ARGS ?= -n auto
 # PostgreSQL, redis-server and moto S3 servers with the production adapters (tests/harness).
 STACK_PYTEST_ARGS ?= -n 2
 STACK_TESTS ?= tests/api tests/contract tests/integration
-MANAGE := DJANGO_SETTINGS_MODULE=project.settings $(PY) manage.py
+# Development's own SECRET_KEY: made once per checkout and kept (var/ is git-ignored), so
+# sessions and tokens survive a restart. With debug off the app refuses the key in the
+# repository (docs/security.md), so `make run` runs production settings with this one, on
+# plain HTTP at 127.0.0.1 (DJANGO_HTTPS=false). A SECRET_KEY in the environment wins.
+DEV_SECRET_KEY := var/development-secret-key
+DEV_ENV = SECRET_KEY="$${SECRET_KEY:-$$(cat $(DEV_SECRET_KEY))}" DJANGO_HTTPS="$${DJANGO_HTTPS:-false}"
+MANAGE := $(DEV_ENV) DJANGO_SETTINGS_MODULE=project.settings $(PY) manage.py
 
 .PHONY: help install system-packages run serve migrate seed lint format test test-stack clean distclean
 
@@ -50,7 +56,11 @@ install: $(STAMP)
 system-packages:
 	@bash .ci/system-packages.sh
 
-migrate: install
+$(DEV_SECRET_KEY): | $(PY)
+	@mkdir -p $(@D)
+	@(umask 077 && $(PY) -c 'import secrets; print(secrets.token_urlsafe(50))' > $@)
+
+migrate: install $(DEV_SECRET_KEY)
 	$(MANAGE) migrate --noinput
 
 seed: migrate
@@ -62,8 +72,8 @@ run: seed
 
 # The Procfile's web, worker and beat processes, run as a PaaS runs them (honcho):
 # web on $(PORT); the worker and beat use the task broker that needs no server.
-serve:
-	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" exec honcho start --procfile Procfile --port $(PORT) web worker beat
+serve: $(DEV_SECRET_KEY)
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(DEV_ENV) exec honcho start --procfile Procfile --port $(PORT) web worker beat
 
 lint: install
 	$(VENV)/bin/ruff check .
@@ -75,7 +85,7 @@ format: install
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
 
-test: system-packages lint
+test: system-packages lint $(DEV_SECRET_KEY)
 	$(MANAGE) makemigrations --check --dry-run
 	$(MANAGE) check
 	$(VENV)/bin/pytest $(PYTEST_ARGS)

@@ -79,10 +79,14 @@ max_requests = _env_int("GUNICORN_MAX_REQUESTS", 1000)
 max_requests_jitter = _env_int("GUNICORN_MAX_REQUESTS_JITTER", 100)
 
 # --- Proxies -------------------------------------------------------------------------
-# Peers whose X-Forwarded-* headers gunicorn believes (the scheme and the client
-# address it logs). Loopback: nginx on the same machine (a unix socket is always
-# trusted). "*" only where nothing but a trusted router can reach the port (Heroku).
-forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS") or "127.0.0.1,::1"
+# Peers whose X-Forwarded-* headers gunicorn believes (the scheme it hands the app): the
+# app's own TRUSTED_PROXIES, read as project/settings.py reads it, with the same default
+# (tests/test_proxies.py holds the two together). FORWARDED_ALLOW_IPS is the older name.
+# "unix" is the app's word for a unix-socket peer, which gunicorn always trusts itself.
+_trusted_proxies = os.environ.get("TRUSTED_PROXIES") or os.environ.get("FORWARDED_ALLOW_IPS") or "127.0.0.1,::1,unix"
+forwarded_allow_ips = ",".join(
+    entry.strip() for entry in _trusted_proxies.split(",") if entry.strip() and entry.strip() != "unix"
+)
 
 # gunicorn 25+ opens a control socket under $HOME for `gunicornc`; two instances on
 # one machine would fight over it and a PaaS has no shell to use it from.

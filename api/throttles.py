@@ -2,9 +2,9 @@
 
 Rates live in settings (REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"], scopes
 ``login``, ``token_refresh``, ``register``, ``booking_create``). Clients are
-told apart by user id, or by REMOTE_ADDR for anonymous ones: the edge
-middleware has already put the real client address there when the peer is a
-trusted proxy, so X-Forwarded-For is never read here.
+told apart by user id, or by REMOTE_ADDR for anonymous ones: the client's
+address as TrustedProxyMiddleware resolved it from TRUSTED_PROXIES
+(project/proxies.py), so a forged X-Forwarded-For cannot buy a fresh bucket.
 
 The counters live in the ``throttle`` cache alias (project/cache.py), which
 every worker and node shares: Redis when REDIS_URL is set, else a database

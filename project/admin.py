@@ -203,7 +203,8 @@ class ExpertProfileAdmin(BackOfficeAdmin):
     search_fields = ("display_name", "headline", "skills", "owner__email")
     list_select_related = ("owner",)
     ordering = ("-updated_at", "id")
-    actions = ("publish", "suspend", "reinstate")
+    # No "publish": only the owner publishes (services/experts.py, expert_publish). Staff moderate.
+    actions = ("suspend", "reinstate")
     fields = (
         ("display_name", "owner"),
         "headline",
@@ -225,16 +226,6 @@ class ExpertProfileAdmin(BackOfficeAdmin):
     @admin.display(description="rating", ordering=RATING_AVERAGE)
     def rating(self, row: ExpertProfileRow) -> str:
         return f"{row.rating_average:.2f} ({row.rating_count})" if row.rating_count else "—"
-
-    @admin.action(description="Publish selected drafts", permissions=["moderate"])
-    def publish(self, request: HttpRequest, queryset: QuerySet[ExpertProfileRow]) -> None:
-        # The domain still refuses an incomplete profile; each refusal is reported per row.
-        self._apply(
-            request,
-            queryset,
-            "published",
-            lambda row: container.expert_publish(actor=UserId(request.user.pk), expert_id=ExpertId(row.id)),
-        )
 
     @admin.action(description="Suspend selected profiles", permissions=["moderate"])
     def suspend(self, request: HttpRequest, queryset: QuerySet[ExpertProfileRow]) -> None:

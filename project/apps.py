@@ -10,6 +10,10 @@ class ProjectConfig(AppConfig):
     verbose_name = "ExpertHub"
 
     def ready(self) -> None:
+        from project.secret_key import refuse_insecure_secret_key
+
+        refuse_insecure_secret_key()  # first: nothing may run, let alone serve, on a known key
+
         from project import checks  # noqa: F401  (registers the system checks)
         from project.container import configure, container
 

@@ -10,6 +10,7 @@ from django.core.management.base import SystemCheckError
 
 from domain.blobs import DOWNLOAD_EXPIRY_SECONDS
 from project import database
+from project.proxies import TrustedProxies, parse_networks
 
 CHOICES = {
     "REPOSITORY_BACKEND": ("orm", "memory"),
@@ -98,6 +99,30 @@ def _redis_dependants() -> list[CheckMessage]:
                 f"({DOWNLOAD_EXPIRY_SECONDS} s) that cached pages carry.",
                 hint=f"Keep it well under {DOWNLOAD_EXPIRY_SECONDS}.",
                 id="experthub.E006",
+            )
+        )
+    return problems
+
+
+# --- Proxies and operator addresses (project/proxies.py, docs/security.md) ------------------
+
+
+@register()
+def proxy_settings_check(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    problems: list[CheckMessage] = []
+    for name, parse in (("TRUSTED_PROXIES", TrustedProxies.parse), ("METRICS_ALLOWED_IPS", parse_networks)):
+        try:
+            parse(getattr(settings, name))
+        except ValueError as e:
+            problems.append(
+                Error(f"{name}: {e}.", hint="Addresses or networks (10.0.0.0/8), comma-separated.", id="experthub.E040")
+            )
+    if settings.NUM_PROXIES:
+        problems.append(
+            Error(
+                f"NUM_PROXIES={settings.NUM_PROXIES} is no longer read: client addresses come from TRUSTED_PROXIES.",
+                hint="Remove NUM_PROXIES; list the proxies' addresses in TRUSTED_PROXIES (docs/security.md).",
+                id="experthub.E041",
             )
         )
     return problems

@@ -9,7 +9,9 @@ need, at once, each within READINESS_TIMEOUT_SECONDS:
      "checks": {"<name>": {"ok": bool, "critical": bool, "ms": float, "error": "<class>: <message>"}}}
 
 and answers 503 when a critical check fails (a load balancer then sends the
-instance no traffic), 200 otherwise. Checks: ``database`` (SELECT 1 on the
+instance no traffic), 200 otherwise. The checks (internal addresses, error text)
+go only to an operator, as /metrics does (project/access.py); anyone else gets
+``{"status": ...}`` and the same status code, which is all a probe needs. Checks: ``database`` (SELECT 1 on the
 primary), ``database:<alias>`` (each read replica; not critical: the router
 falls back to the primary), ``cache``, ``broker``, ``search``, ``blobs``.
 READINESS_NONCRITICAL_CHECKS lists the names reported without failing the probe.
@@ -17,7 +19,7 @@ READINESS_NONCRITICAL_CHECKS lists the names reported without failing the probe.
 ProjectEndpointsMiddleware (project/middleware.py) serves both before any other
 middleware, so neither depends on the Host header, a session or CSRF.
 Errors name the exception class and its first line, with any password in a
-URL blanked: the probe is public and must reveal no secret.
+URL blanked: even an operator's copy must reveal no secret.
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ from django.core.cache import caches
 from django.db import connections
 from django.http import HttpRequest, JsonResponse
 
+from project.access import operator_allowed
 from project.container import container
 
 logger = logging.getLogger(__name__)
@@ -80,7 +83,9 @@ def readyz(request: HttpRequest) -> JsonResponse:
     """Readiness: every dependency checked concurrently; 503 when a critical one fails."""
     outcomes = run_checks(readiness_checks(), timeout=settings.READINESS_TIMEOUT_SECONDS)
     failed = any(outcome.critical and not outcome.ok for outcome in outcomes.values())
-    body = {"status": "fail" if failed else "ok", "checks": {name: o.as_json() for name, o in outcomes.items()}}
+    body: dict[str, Any] = {"status": "fail" if failed else "ok"}
+    if operator_allowed(request):
+        body["checks"] = {name: o.as_json() for name, o in outcomes.items()}
     response = JsonResponse(body, status=503 if failed else 200)
     response["Cache-Control"] = "no-store"
     if failed:

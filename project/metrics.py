@@ -15,18 +15,15 @@ Labels are bounded: a route is the URL pattern that matched (never the raw
 path), a method outside the standard ones is "other", a cache namespace is its
 kind (``expert`` for ``expert:<id>``), a query is its first SQL keyword.
 
-/metrics answers only a scraper: with METRICS_TOKEN set, a request bearing it
-(``Authorization: Bearer <token>``); without, a request from METRICS_ALLOWED_IPS
-(loopback by default) that no proxy forwarded (no X-Forwarded-For: nginx adds
-one, so a public request relayed by it is refused even though it comes from
-loopback). nginx also denies /metrics to the public.
+/metrics answers only an operator (project/access.py, the rule /readyz's details
+share): the bearer of METRICS_TOKEN, or without a token a client in
+METRICS_ALLOWED_IPS (loopback by default). nginx also denies /metrics to the public.
 """
 
 from __future__ import annotations
 
 import contextlib
 import glob
-import hmac
 import os
 import struct
 import time
@@ -51,6 +48,7 @@ from prometheus_client.multiprocess import MultiProcessCollector, mark_process_d
 
 from api.errors import permission_denied
 from domain.ports import ResponseCache
+from project.access import operator_allowed
 from project.version import __version__
 
 # --- the metrics ---------------------------------------------------------------------------------
@@ -354,17 +352,8 @@ def scrape_registry() -> CollectorRegistry:
 
 def metrics(request: HttpRequest) -> HttpResponse | JsonResponse:
     """The Prometheus text exposition, to an allowed scraper only."""
-    if not scraper_allowed(request):
+    if not operator_allowed(request):
         return permission_denied(request)
     response = HttpResponse(generate_latest(scrape_registry()), content_type=CONTENT_TYPE_LATEST)
     response["Cache-Control"] = "no-store"
     return response
-
-
-def scraper_allowed(request: HttpRequest) -> bool:
-    if settings.METRICS_TOKEN:
-        scheme, _, token = request.META.get("HTTP_AUTHORIZATION", "").partition(" ")
-        expected = settings.METRICS_TOKEN.encode()
-        return scheme.lower() == "bearer" and hmac.compare_digest(token.strip().encode(), expected)
-    forwarded = "HTTP_X_FORWARDED_FOR" in request.META
-    return not forwarded and request.META.get("REMOTE_ADDR") in settings.METRICS_ALLOWED_IPS

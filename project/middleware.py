@@ -18,7 +18,7 @@ DRF request with a session cookie makes anyway, done first, on the primary).
 
 Without replicas the middleware removes itself (MiddlewareNotUsed).
 
-Also here, first in MIDDLEWARE: AppVersionMiddleware (the X-App-Version header) and
+Also here, early in MIDDLEWARE (after TrustedProxyMiddleware): AppVersionMiddleware (the X-App-Version header) and
 ProjectEndpointsMiddleware (/healthz, /readyz, /metrics; docs/operations.md).
 """
 
@@ -147,8 +147,8 @@ class ProjectEndpointsMiddleware:
     Load balancers and scrapers call by IP address, with a Host that
     ALLOWED_HOSTS would refuse (CommonMiddleware answers 400): nothing here
     calls ``request.get_host()``. No session, CSRF, auth, or SSL redirect
-    applies; /metrics guards itself (project/metrics.py). Not counted in the
-    HTTP metrics, so probes and scrapes do not drown the traffic.
+    applies; /metrics and /readyz's details have their own rule (project/access.py).
+    Not counted in the HTTP metrics, so probes and scrapes do not drown the traffic.
     """
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponseBase]) -> None:

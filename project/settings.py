@@ -26,8 +26,8 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 env = environ.Env()
 
 DEBUG = env.bool("DJANGO_DEBUG", default=False)
-# The embedded default only serves local development; production sets SECRET_KEY.
-# Its "django-insecure-" prefix makes `check --deploy` fail where it was left in place.
+# The embedded default only serves debug and the tests: with DJANGO_DEBUG off, every
+# process refuses it, or a missing or weak key (project/secret_key.py, ProjectConfig.ready).
 DEVELOPMENT_SECRET_KEY = "django-insecure-dev-only-key-change-me-in-production-0123456789"
 SECRET_KEY = env.str("SECRET_KEY", default=DEVELOPMENT_SECRET_KEY)
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]", "testserver"])
@@ -37,15 +37,27 @@ VAR_DIR = Path(env.str("VAR_DIR", default=str(BASE_DIR / "var")))
 
 # --- HTTPS and security headers (docs/serving.md, "Security settings") ---------------
 # A deployment (its own SECRET_KEY) is served over HTTPS by a TLS-terminating proxy:
-# nginx, or a PaaS router. The embedded key means `make run` or the tests, on plain
-# HTTP at 127.0.0.1. DJANGO_HTTPS says it outright either way.
+# nginx, or a PaaS router. The embedded key means the tests or debug, on plain HTTP at
+# 127.0.0.1. DJANGO_HTTPS says it outright either way (`make run` sets it false).
 HTTPS = env.bool("DJANGO_HTTPS", default=SECRET_KEY != DEVELOPMENT_SECRET_KEY)
 SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=HTTPS)
 # Health checks probe plain HTTP on the app's port: a redirect would fail them.
 SECURE_REDIRECT_EXEMPT = [r"^healthz/?$"]
-# The proxy's X-Forwarded-Proto says whether the client used HTTPS. Only safe when
-# the proxy is the only way in and overwrites the header (nginx with
-# `proxy_set_header X-Forwarded-Proto $scheme`, Heroku's and Dokku's routers).
+# --- Proxies and client addresses (project/proxies.py, docs/security.md) ------------
+# The peers whose X-Forwarded-* headers are believed: addresses and networks, "unix" for
+# a unix-socket peer (the local nginx), "*" for any peer (only where nothing but a PaaS
+# router reaches the port). TrustedProxyMiddleware strips those headers from everyone
+# else and sets REMOTE_ADDR to the client; gunicorn.conf.py gives gunicorn the same list.
+# FORWARDED_ALLOW_IPS is gunicorn's own, older name for it.
+TRUSTED_PROXIES = env.list(
+    "TRUSTED_PROXIES", default=env.list("FORWARDED_ALLOW_IPS", default=["127.0.0.1", "::1", "unix"])
+)
+# Replaced by TRUSTED_PROXIES: read only so that a leftover NUM_PROXIES refuses to start
+# (project/checks.py) instead of being silently ignored.
+NUM_PROXIES = env.int("NUM_PROXIES", default=0)
+# The proxy's X-Forwarded-Proto says whether the client used HTTPS; it reaches Django
+# only from TRUSTED_PROXIES (nginx `proxy_set_header X-Forwarded-Proto $scheme`,
+# Heroku's and Dokku's routers overwrite it).
 SECURE_PROXY_SSL_HEADER = (
     ("HTTP_X_FORWARDED_PROTO", "https") if env.bool("TRUST_X_FORWARDED_PROTO", default=HTTPS) else None
 )
@@ -74,6 +86,7 @@ INSTALLED_APPS = [
     "rest_framework_simplejwt.token_blacklist",
     "axes",
     "drf_spectacular",
+    "drf_spectacular_sidecar",  # Swagger UI's files, served from /static/ (no CDN)
     "django_structlog",
     "adapters.orm.apps.OrmConfig",
     "api.apps.ApiConfig",
@@ -81,6 +94,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "project.proxies.TrustedProxyMiddleware",  # first: REMOTE_ADDR is the client for everything below
     "project.middleware.AppVersionMiddleware",  # X-App-Version on every response, probes and errors included
     "api.errors.JsonErrorPagesMiddleware",  # an error response left as HTML by a view becomes the JSON shape
     "project.middleware.ProjectEndpointsMiddleware",  # /healthz /readyz /metrics, whatever the Host header
@@ -92,6 +106,7 @@ MIDDLEWARE = [
     # Before anything reads the body, the session or the user: 413 over the limits, 400 for NUL.
     "project.request_limits.RequestLimitsMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "corsheaders.middleware.CorsMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -251,8 +266,8 @@ CACHE_KEY_VERSION = cache_key_version(APP_VERSION, GIT_SHA)
 # reported but do not fail the probe (e.g. "cache": the app serves through a Redis outage).
 READINESS_TIMEOUT_SECONDS = env.float("READINESS_TIMEOUT_SECONDS", default=1.0)
 READINESS_NONCRITICAL_CHECKS = env.list("READINESS_NONCRITICAL_CHECKS", default=[])
-# /metrics: with METRICS_TOKEN, only `Authorization: Bearer <token>`; without, only these
-# client addresses, and never a request a proxy forwarded (X-Forwarded-For).
+# /metrics and the details of /readyz (project/access.py): with METRICS_TOKEN, only
+# `Authorization: Bearer <token>`; without, only clients at these addresses or networks.
 METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
 METRICS_ALLOWED_IPS = env.list("METRICS_ALLOWED_IPS", default=["127.0.0.1", "::1"])
 # prometheus_client's own variable (read by the library when imported): set by the process
@@ -297,6 +312,30 @@ AXES_LOCKOUT_CALLABLE = "api.errors.login_locked_out"  # 429 in the one JSON err
 # A row per successful login, kept for ever, is not wanted: Django keeps last_login.
 AXES_DISABLE_ACCESS_LOG = True
 
+# --- What is public (docs/security.md) ----------------------------------------------
+# Each can be switched off: the OpenAPI schema (/api/schema/) and Swagger UI (/api/docs/,
+# which needs the schema) then answer 404; the browsable API's HTML renderer is removed.
+API_SCHEMA_ENABLED = env.bool("API_SCHEMA_ENABLED", default=True)
+API_DOCS_ENABLED = env.bool("API_DOCS_ENABLED", default=True)
+BROWSABLE_API_ENABLED = env.bool("BROWSABLE_API_ENABLED", default=True)
+# django-csp: every response gets this policy unless it set its own (the local blob
+# store's downloads do). Scripts only from this origin, and no inline script: the admin,
+# the browsable API and Swagger UI (drf-spectacular-sidecar's files, its split view's
+# script) need none. Inline styles stay allowed: the admin's change list and the
+# browsable API carry style attributes and blocks, and a style cannot run code.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'", "'unsafe-inline'"],
+        "img-src": ["'self'", "data:"],
+        "object-src": ["'none'"],
+        "base-uri": ["'none'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    }
+}
+
 # --- REST API -------------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
@@ -308,7 +347,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": [
         "rest_framework.renderers.JSONRenderer",
-        "rest_framework.renderers.BrowsableAPIRenderer",
+        *(["rest_framework.renderers.BrowsableAPIRenderer"] if BROWSABLE_API_ENABLED else []),
     ],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "api.errors.exception_handler",
@@ -325,9 +364,9 @@ REST_FRAMEWORK = {
         "register": env.str("THROTTLE_REGISTER", default="5/min"),
         "booking_create": env.str("THROTTLE_BOOKING_CREATE", default="30/hour"),
     },
-    # Without this DRF trusts every X-Forwarded-For hop. Our throttles ignore it: they key on
-    # REMOTE_ADDR, which the edge middleware sets from a trusted proxy (api/throttles.py).
-    "NUM_PROXIES": env.int("NUM_PROXIES", default=0),
+    # Throttles key on REMOTE_ADDR, which TrustedProxyMiddleware resolved; DRF's own
+    # default (None) would read X-Forwarded-For as the client wrote it.
+    "NUM_PROXIES": 0,
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
 }
 
@@ -349,6 +388,10 @@ SPECTACULAR_SETTINGS = {
     "COMPONENT_SPLIT_REQUEST": True,
     # Bookings, profiles and reports each have a "status": name the reports' choice set.
     "ENUM_NAME_OVERRIDES": {"ReportRunStatusEnum": ["sending", "sent"]},
+    # Swagger UI from this app's static files (pinned drf-spectacular-sidecar), not a CDN.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
 }
 
 CORS_ALLOWED_ORIGINS = env.list("CORS_ALLOWED_ORIGINS", default=[])
@@ -380,7 +423,8 @@ DJANGO_STRUCTLOG_CELERY_ENABLED = True
 # "request_finished" line (with the user) only for 4xx and 5xx answers.
 DJANGO_STRUCTLOG_STATUS_START_LOG_LEVEL = logging.DEBUG
 DJANGO_STRUCTLOG_STATUS_2XX_LOG_LEVEL = logging.DEBUG
-# The client address comes from headers a client can forge; the access log has the peer's.
+# django-structlog finds the client address with ipware, which reads X-Forwarded-For on its
+# own terms; the access log has REMOTE_ADDR, which TrustedProxyMiddleware resolved.
 DJANGO_STRUCTLOG_IP_LOGGING_ENABLED = False
 
 # Sentry reports unhandled errors of requests and tasks when SENTRY_DSN is set.

@@ -7,16 +7,41 @@ so they resolve and reverse like any other page.
 
 from __future__ import annotations
 
-from django.contrib import admin
-from django.urls import include, path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from collections.abc import Callable
+from typing import Any
 
+from django.conf import settings
+from django.contrib import admin
+from django.http import HttpRequest, HttpResponseBase
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
+
+from api.errors import page_not_found
 from project import health, metrics
+
+
+def switchable(*names: str, view: Callable[..., HttpResponseBase]) -> Callable[..., HttpResponseBase]:
+    """``view`` while every setting named is on; else the 404 of any unknown path (it is not public)."""
+
+    def answer(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
+        if all(getattr(settings, name) for name in names):
+            return view(request, *args, **kwargs)
+        return page_not_found(request)
+
+    return answer
+
 
 urlpatterns = [
     path("api/v1/", include("api.urls")),
-    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
-    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
+    path("api/schema/", switchable("API_SCHEMA_ENABLED", view=SpectacularAPIView.as_view()), name="schema"),
+    # The split view serves its start-up script from this URL too: no inline script for the CSP to allow.
+    path(
+        "api/docs/",
+        switchable(
+            "API_DOCS_ENABLED", "API_SCHEMA_ENABLED", view=SpectacularSwaggerSplitView.as_view(url_name="schema")
+        ),
+        name="docs",
+    ),
     path("admin/", admin.site.urls),
     # Receives presigned uploads and serves signed downloads when BLOB_BACKEND=local.
     path("blobs/", include("adapters.local.urls")),

@@ -184,11 +184,17 @@ def expert_publish(
     actor: UserId,
     expert_id: ExpertId,
 ) -> ExpertProfile:
-    """The owner (or staff, from the back office) publishes a complete draft."""
+    """The owner, and only the owner, publishes a complete draft.
+
+    Publishing lists the expert and makes them bookable at their rate, and the owner
+    cannot take it back (nothing returns a profile to draft): it is the owner's
+    consent. Staff moderate what is public (suspend, reinstate); they see drafts, so
+    they get 403 where another stranger gets 404.
+    """
     with uow.atomic():
-        profile = experts.get(expert_id, for_update=True)
-        if profile.owner_id != actor and not users.get(actor).is_staff:
-            profile = owned_profile(experts=experts, actor=actor, expert_id=expert_id)  # raises 403/404
+        profile = owned_profile(
+            experts=experts, actor=actor, expert_id=expert_id, sees_drafts=users.get(actor).is_staff
+        )
         profile.publish(now=clock.now())
         _save(experts=experts, search=search, uow=uow, events=events, response_cache=response_cache, profile=profile)
     return profile
@@ -266,13 +272,16 @@ def expert_avatar_urls(*, blobs: BlobStore, profiles: Sequence[ExpertProfile]) -
     }
 
 
-def owned_profile(*, experts: ExpertRepository, actor: UserId, expert_id: ExpertId) -> ExpertProfile:
-    """The actor's own profile, locked; a stranger gets 403 for a public one and 404 otherwise."""
+def owned_profile(
+    *, experts: ExpertRepository, actor: UserId, expert_id: ExpertId, sees_drafts: bool = False
+) -> ExpertProfile:
+    """The actor's own profile, locked; a stranger gets 403 for a profile they can see
+    (a public one, or any when ``sees_drafts``: staff) and 404 otherwise."""
     profile = experts.get(expert_id, for_update=True)
     if profile.owner_id != actor:
-        if profile.status is not ExpertStatus.PUBLISHED:
+        if profile.status is not ExpertStatus.PUBLISHED and not sees_drafts:
             raise NotFound("Expert not found.")
-        raise PermissionDenied("Only the owner edits a profile.")
+        raise PermissionDenied("Only the owner changes a profile.")
     return profile
 
 

@@ -139,16 +139,20 @@ def test_suspend_and_reinstate_go_through_the_use_cases_and_the_search_index(sta
     assert expert.id in searchable_ids()
 
 
-def test_publish_makes_a_draft_searchable(staff: Client) -> None:
+def test_staff_cannot_publish_an_experts_draft_from_the_admin(staff: Client) -> None:
+    # Only the owner publishes (services/experts.py, expert_publish; README's endpoint table).
     draft = ExpertProfileRow.objects.filter(status="draft").first()
     assert draft is not None
+    actions = [
+        name for name, _ in staff.get(changelist(ExpertProfileRow)).context["action_form"].fields["action"].choices
+    ]
 
-    assert act(staff, "publish", draft) == ["1 profile(s) published."]
+    act(staff, "publish", draft)
 
+    assert "suspend" in actions
+    assert "publish" not in actions
     draft.refresh_from_db()
-    assert draft.status == "published"
-    assert draft.published_at is not None
-    assert draft.id in searchable_ids()
+    assert draft.status == "draft"
 
 
 def test_a_refused_row_is_reported_and_the_others_still_change(staff: Client) -> None:

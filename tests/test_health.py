@@ -205,3 +205,20 @@ def test_a_failing_probe_logs_one_warning_not_a_server_error(
     assert [r.levelname for r in warnings] == ["WARNING"]
     assert "search (PortError: The search index is unavailable.)" in warnings[0].getMessage()
     assert not [r for r in caplog.records if r.name == "django.request"]
+
+
+# --- who sees the details ------------------------------------------------------------------------
+
+
+def test_anyone_else_gets_only_the_overall_status_and_the_probes_status_code(failing_search: None) -> None:
+    public = Client(REMOTE_ADDR="203.0.113.9")
+
+    assert readyz(public, 503) == {"status": "fail"}  # no addresses, no error text
+
+
+def test_an_operator_gets_every_check_as_for_metrics(settings: Any, failing_search: None) -> None:
+    settings.METRICS_TOKEN = "operator-secret"
+    bearer = Client(REMOTE_ADDR="203.0.113.9", HTTP_AUTHORIZATION="Bearer operator-secret")
+
+    assert readyz(bearer, 503)["checks"]["search"]["ok"] is False
+    assert "checks" not in readyz(Client(), 503)  # loopback without the token: the token rules alone

@@ -27,6 +27,7 @@ from adapters.celery.events import CeleryEventPublisher
 from project.container import container
 from project.logging import build_logging
 from project.version import __version__
+from tests.harness.deployment import PLAIN_HTTP_DEPLOYMENT
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -194,6 +195,7 @@ def test_with_a_dsn_an_unhandled_exception_reaches_sentry(tmp_path: Path) -> Non
     threading.Thread(target=sink.serve_forever, daemon=True).start()
     environment = {
         **{name: value for name, value in os.environ.items() if not name.startswith(("SENTRY_", "DJANGO_"))},
+        **PLAIN_HTTP_DEPLOYMENT,
         "DJANGO_SETTINGS_MODULE": "project.settings",
         "SENTRY_DSN": f"http://public@127.0.0.1:{sink.server_port}/1",
         "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}",

@@ -15,6 +15,8 @@ import pytest
 from gunicorn.util import load_class
 from gunicorn.workers.ggevent import GeventWorker
 
+from tests.harness.deployment import PLAIN_HTTP_DEPLOYMENT
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -104,6 +106,7 @@ GUNICORN_ENVIRONMENT = (
     "GUNICORN_MAX_REQUESTS",
     "GUNICORN_MAX_REQUESTS_JITTER",
     "FORWARDED_ALLOW_IPS",
+    "TRUSTED_PROXIES",
     "LOG_FORMAT",
     "LOG_LEVEL",
     "DJANGO_DEBUG",
@@ -157,6 +160,17 @@ def test_gunicorn_defaults_fit_a_paas_and_nginx(monkeypatch: pytest.MonkeyPatch)
     assert config["logconfig_dict"]  # JSON lines unless DJANGO_DEBUG or LOG_FORMAT=console
 
 
+def test_gunicorn_trusts_the_proxies_the_app_trusts(monkeypatch: pytest.MonkeyPatch) -> None:
+    from django.conf import settings
+
+    default = gunicorn_config(monkeypatch)["forwarded_allow_ips"]
+    configured = gunicorn_config(monkeypatch, TRUSTED_PROXIES="10.0.0.0/8, unix", FORWARDED_ALLOW_IPS="*")
+
+    # The same default as project/settings.py, less "unix" (gunicorn always trusts a unix-socket peer).
+    assert str(default).split(",") == [entry for entry in settings.TRUSTED_PROXIES if entry != "unix"]
+    assert configured["forwarded_allow_ips"] == "10.0.0.0/8"  # the new name wins over the old
+
+
 def test_gunicorn_values_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     config = gunicorn_config(
         monkeypatch,
@@ -204,7 +218,12 @@ def collected_static(tmp_path_factory: pytest.TempPathFactory) -> Path:
     subprocess.run(
         [sys.executable, "manage.py", "collectstatic", "--noinput", "--verbosity", "0"],
         cwd=ROOT,
-        env={**environment, "DJANGO_SETTINGS_MODULE": "project.settings", "STATIC_ROOT": str(static_root)},
+        env={
+            **environment,
+            **PLAIN_HTTP_DEPLOYMENT,  # a PaaS build has the app's config vars
+            "DJANGO_SETTINGS_MODULE": "project.settings",
+            "STATIC_ROOT": str(static_root),
+        },
         check=True,
         timeout=300,
     )
@@ -250,6 +269,7 @@ def test_heroku_post_compile_keeps_the_built_commit_for_the_running_dynos(tmp_pa
     assert os.access(script, os.X_OK)
     environment = {
         **os.environ,
+        **PLAIN_HTTP_DEPLOYMENT,
         "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}",
         "DJANGO_SETTINGS_MODULE": "project.settings",
         "SOURCE_VERSION": "0123456789abcdef0123456789abcdef01234567",

@@ -74,11 +74,12 @@ def test_check_deploy_fails_where_the_development_secret_key_was_left_in_place(t
     checked = manage(tmp_path, "check", "--deploy", "--fail-level", "WARNING", DJANGO_HTTPS="true")
 
     assert checked.returncode != 0
-    assert "security.W009" in checked.stderr  # the SECRET_KEY is Django's "insecure" kind
+    # Before any check runs: the process refuses the key (tests/test_secret_key.py has every process).
+    assert "Refusing to start: SECRET_KEY is not set" in checked.stderr
 
 
 def test_development_defaults_serve_plain_http_as_make_run_does() -> None:
-    # The tests, like `make run`, run with the embedded development key.
+    # The tests, like `make run`, run with the HTTPS defaults of the embedded development key.
     assert settings.HTTPS is False
     assert settings.SECURE_SSL_REDIRECT is False
     assert settings.SESSION_COOKIE_SECURE is False

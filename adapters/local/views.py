@@ -35,6 +35,7 @@ from adapters.local.blobs import (
 from domain.errors import InvalidInput
 
 _FORBIDDEN = {REFUSED_SIGNATURE, REFUSED_EXPIRED, REFUSED_USED}
+DOWNLOAD_POLICY = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; sandbox"
 
 
 class _PolicyUploadHandler(FileUploadHandler):
@@ -143,9 +144,11 @@ def _serve(files: BlobFiles, key: str) -> HttpResponse:
     if info is None or stream is None:
         return _error(404, REFUSED_NOT_FOUND, "No object under this key.")
     response = FileResponse(stream, content_type=info.content_type)
-    # User content on the API's origin: never sniffed, never run as a page.
+    # User content on the API's origin: never sniffed, never run as a page. An HTML object
+    # (the daily report's archive, opened from the admin) renders with its inline styles
+    # and data: chart, in a sandbox without scripts, forms or this origin's cookies.
     response["X-Content-Type-Options"] = "nosniff"
-    response["Content-Security-Policy"] = "default-src 'none'; sandbox"
+    response["Content-Security-Policy"] = DOWNLOAD_POLICY
     response["Cache-Control"] = "private"
     return response
 

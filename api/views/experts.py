@@ -260,7 +260,7 @@ class ExpertUpdateApi(APIView):
 
 
 class ExpertPublishApi(APIView):
-    """Publish your draft: it needs a headline, a skill and a rate above zero."""
+    """Publish your draft: it needs a headline, a skill and a rate above zero. Only the owner publishes."""
 
     OutputSerializer = ExpertProfileSerializer
 

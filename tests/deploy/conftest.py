@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.harness.deployment import PLAIN_HTTP_DEPLOYMENT
 from tests.harness.servers import LOOPBACK, free_port
 from tests.harness.web import gunicorn_serving
 
@@ -36,11 +37,11 @@ def app_environment(var: Path) -> dict[str, str]:
     }
     return {
         **inherited,
+        **PLAIN_HTTP_DEPLOYMENT,
         "DJANGO_SETTINGS_MODULE": "tests.deploy.web_settings",
         "VAR_DIR": str(var),
         "STATIC_ROOT": str(var / "static"),
         "ALLOWED_HOSTS": "experthub.test,localhost,127.0.0.1",
-        "NUM_PROXIES": "1",
         "WEB_CONCURRENCY": "1",
         "EVENTS_BACKEND": "log",
         "SEARCH_BACKEND": "sqlite",

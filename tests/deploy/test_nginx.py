@@ -192,6 +192,8 @@ def test_django_sees_https_from_the_forwarded_proto_nginx_sets(
     # Host is nginx's $host: the name without the port (the public port is 443).
     assert seen["absolute_uri"] == f"https://{SITE_NAME}/_test/request/"
     assert seen["x_forwarded_for"] == LOOPBACK
+    # The client as nginx saw it (TRUSTED_PROXIES: nginx on loopback), which is this test, on loopback.
+    assert seen["remote_addr"] == LOOPBACK
 
 
 def test_a_request_id_is_made_when_absent_and_reaches_django(

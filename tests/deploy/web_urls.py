@@ -14,6 +14,7 @@ def request_seen(request: HttpRequest) -> JsonResponse:
             "host": request.get_host(),
             "request_id": request.headers.get("X-Request-ID"),
             "x_forwarded_for": request.headers.get("X-Forwarded-For"),
+            "remote_addr": request.META.get("REMOTE_ADDR"),
             "absolute_uri": request.build_absolute_uri(),
         }
     )

@@ -52,7 +52,6 @@ def production_environment(
         "CSRF_TRUSTED_ORIGINS": f"https://{SITE_NAME}",
         # The frontend that uploads avatars straight to the bucket (blobstore_setup sets its CORS).
         "CORS_ALLOWED_ORIGINS": f"https://{SITE_NAME}",
-        "NUM_PROXIES": "1",
         "VAR_DIR": str(var),
         "STATIC_ROOT": str(var / "static"),
         "DATABASE_URL": postgres.url(database),

@@ -23,6 +23,7 @@ from pathlib import Path
 import redis
 
 from project.cache import redis_url_with_db
+from tests.harness.deployment import PLAIN_HTTP_DEPLOYMENT
 from tests.harness.servers import ServerUnavailable, wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -51,6 +52,7 @@ def worker_environment(
     """The environment of a deployed worker: production settings, the live test database."""
     return {
         **os.environ,
+        **PLAIN_HTTP_DEPLOYMENT,
         "DJANGO_SETTINGS_MODULE": "project.settings",
         "DATABASE_URL": live_database_url(),
         "DATABASE_POOL": "none",  # prefork processes, not greenlets

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from tests.harness.deployment import PLAIN_HTTP_DEPLOYMENT
 from tests.harness.servers import LOOPBACK, free_port, port_open, wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -34,6 +35,7 @@ def web_environment(var_dir: Path, **overrides: str) -> dict[str, str]:
     (var_dir / "static").mkdir(parents=True, exist_ok=True)
     return {
         **keep,
+        **PLAIN_HTTP_DEPLOYMENT,
         "DJANGO_SETTINGS_MODULE": "project.settings",
         "DATABASE_URL": f"sqlite:///{var_dir / 'web.sqlite3'}",
         "REDIS_URL": "",
@@ -120,7 +122,9 @@ def test_gevent_workers_log_json_lines_with_the_request_id_and_no_monkey_patch_w
     assert first["status"] == 401
     assert first["bytes"] > 0
     assert first["duration_ms"] >= 0
-    assert first["remote_addr"] == LOOPBACK
+    # The peer (loopback) is a trusted proxy by default: the app resolved the client in the
+    # environ that gunicorn's access line reads (project/proxies.py).
+    assert first["remote_addr"] == "203.0.113.7"
     assert first["forwarded_for"] == "203.0.113.7"
     assert second["request_id"] == made_up.getheader("X-Request-ID")
     app_lines = [json.loads(line) for line in served.stderr.splitlines() if '"abc-123"' in line]
@@ -136,3 +140,26 @@ def test_a_unix_socket_bind_serves_when_no_port_is_given(tmp_path: Path) -> None
 
     assert response.status == 401
     assert response.getheader("X-Request-ID") == "over-the-socket"
+
+
+def test_a_peer_outside_trusted_proxies_forges_neither_https_nor_its_address(tmp_path: Path) -> None:
+    # gunicorn and the app read the same TRUSTED_PROXIES: were gunicorn alone to trust the peer, its
+    # wsgi.url_scheme would say https where the app dropped the header, and nothing would redirect.
+    port = free_port()
+    environment = web_environment(
+        tmp_path,
+        PORT=str(port),
+        WEB_HOST=LOOPBACK,
+        WEB_CONCURRENCY="1",
+        TRUSTED_PROXIES="10.0.0.0/8",
+        SECURE_SSL_REDIRECT="true",
+        TRUST_X_FORWARDED_PROTO="true",
+    )
+
+    with gunicorn(environment, ready=lambda: port_open(port)) as served:
+        client = http.client.HTTPConnection(LOOPBACK, port, timeout=60)
+        forged = get(client, "/api/v1/me/", **{"X-Forwarded-Proto": "https", "X-Forwarded-For": "10.1.1.1"})
+
+    assert forged.status == 301  # still plain HTTP to the app: sent to https://
+    (line,) = served.access_log()
+    assert line["remote_addr"] == LOOPBACK  # the peer itself, not the address it claimed

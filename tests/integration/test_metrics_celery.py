@@ -22,6 +22,7 @@ from celery import Celery
 from django.test import Client
 from prometheus_client.parser import text_string_to_metric_families
 
+from tests.harness.deployment import PLAIN_HTTP_DEPLOYMENT
 from tests.harness.servers import wait_until
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db]
@@ -35,6 +36,7 @@ FAILED = {"task": "api.tasks.notify", "outcome": "failure"}
 def worker(var_dir: Path, metrics_dir: Path, log: Path) -> Iterator[subprocess.Popen[bytes]]:
     environment = {
         **{k: v for k, v in os.environ.items() if not k.startswith(("PROMETHEUS_", "METRICS_"))},
+        **PLAIN_HTTP_DEPLOYMENT,
         "DJANGO_SETTINGS_MODULE": "project.settings",
         "VAR_DIR": str(var_dir),
         "DATABASE_URL": f"sqlite:///{var_dir / 'worker.sqlite3'}",

@@ -25,6 +25,7 @@ import pytest
 from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.parser import text_string_to_metric_families
 
+from tests.harness.deployment import PLAIN_HTTP_DEPLOYMENT
 from tests.harness.servers import LOOPBACK, free_port, wait_until
 from tests.harness.web import gunicorn_serving, only, worker_pids
 
@@ -42,6 +43,7 @@ def gunicorn(var_dir: Path) -> Iterator[tuple[subprocess.Popen[str], int]]:
     port = free_port()
     environment = {
         **{k: v for k, v in os.environ.items() if not k.startswith(("GUNICORN_", "PROMETHEUS_", "METRICS_"))},
+        **PLAIN_HTTP_DEPLOYMENT,
         "DJANGO_SETTINGS_MODULE": "project.settings",
         "VAR_DIR": str(var_dir),  # its own SQLite database, and the default metrics directory under it
         "DATABASE_URL": f"sqlite:///{var_dir / 'web.sqlite3'}",

@@ -25,6 +25,7 @@ from rest_framework_simplejwt.tokens import AccessToken
 from adapters.orm.models import User as UserRow
 from adapters.orm.repositories import DjangoUserRepository
 from tests.factories import store_user
+from tests.harness.deployment import PLAIN_HTTP_DEPLOYMENT
 from tests.harness.servers import LOOPBACK, free_port
 from tests.harness.web import GUNICORN, gunicorn_serving
 
@@ -45,6 +46,7 @@ def web_environment(port: int, **overrides: str) -> dict[str, str]:
     environment = {name: value for name, value in os.environ.items() if not name.startswith("GUNICORN_")}
     return {
         **environment,
+        **PLAIN_HTTP_DEPLOYMENT,
         "DJANGO_SETTINGS_MODULE": "project.settings",
         "DATABASE_URL": database_url(),
         "DATABASE_POOL": "gevent",

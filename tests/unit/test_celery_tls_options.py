@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from project.broker import broker_use_ssl
+from tests.harness.deployment import PLAIN_HTTP_DEPLOYMENT
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -45,6 +46,7 @@ def test_the_settings_give_a_rediss_broker_its_tls_options(tmp_path: Path) -> No
     """From the environment, as a worker reads it (production settings, a fresh process)."""
     environment = {
         **os.environ,
+        **PLAIN_HTTP_DEPLOYMENT,
         "DJANGO_SETTINGS_MODULE": "project.settings",
         "VAR_DIR": str(tmp_path),
         "REDIS_URL": "rediss://cache.example.com:6380/0",

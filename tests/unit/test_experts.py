@@ -92,10 +92,12 @@ def test_reindex_all_rebuilds_from_the_repository(world: World) -> None:
     assert world.expert_search(query=SearchQuery(text="django")).total == 3
 
 
-def test_staff_may_publish_a_draft_strangers_may_not(world: World) -> None:
+def test_only_the_owner_publishes_a_draft_staff_neither(world: World) -> None:
     owner = world.register(Role.EXPERT)
     draft = world.expert_create(actor=owner.id, headline="Go", skills=["go"], hourly_rate=RATE)
     with pytest.raises(NotFound):
         world.expert_publish(actor=world.register(Role.EXPERT).id, expert_id=draft.id)
-    published = world.expert_publish(actor=world.staff().id, expert_id=draft.id)
-    assert published.status is ExpertStatus.PUBLISHED
+    with pytest.raises(PermissionDenied):  # staff see the draft: refused, not hidden
+        world.expert_publish(actor=world.staff().id, expert_id=draft.id)
+    assert world.experts.get(draft.id).status is ExpertStatus.DRAFT
+    assert world.expert_publish(actor=owner.id, expert_id=draft.id).status is ExpertStatus.PUBLISHED
