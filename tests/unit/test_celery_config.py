@@ -47,6 +47,27 @@ def test_the_visibility_timeout_outlasts_every_delay_a_task_can_have(tasks: list
         assert visibility_timeout > _longest_delay(task), task.name
 
 
+def test_a_lost_acknowledgement_delays_a_task_by_minutes_not_an_hour() -> None:
+    """A message whose acknowledgement never reached Redis (frozen, restarted) is handed out
+    again once the visibility timeout has passed: a few minutes, swept every 10 s."""
+    options = app.conf.broker_transport_options
+    assert options["visibility_timeout"] <= 300
+    assert options["unacked_restore_interval"] * options["unacked_restore_throttle"] <= 10
+
+
+def test_the_worker_and_beat_reconnect_to_the_broker_for_ever() -> None:
+    assert app.conf.broker_connection_retry is True
+    assert app.conf.broker_connection_retry_on_startup is True
+    assert app.conf.broker_connection_max_retries is None
+    # Left to finish when the connection drops: its email goes out now, the rerun is skipped.
+    assert app.conf.worker_cancel_long_running_tasks_on_connection_loss is False
+
+
+def test_beat_renews_its_lock_well_before_it_expires() -> None:
+    """The lock is renewed every tick; beat sleeps at most beat_max_loop_interval between ticks."""
+    assert 0 < app.conf.beat_max_loop_interval * 2 < app.conf.redbeat_lock_timeout
+
+
 def _limits(task: Task) -> tuple[float, float]:
     return (task.soft_time_limit or app.conf.task_soft_time_limit, task.time_limit or app.conf.task_time_limit)
 
