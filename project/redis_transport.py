@@ -7,7 +7,7 @@ of the connection: with ``worker_prefetch_multiplier = 1`` a worker child loses 
 slot for good, and a worker of one process stops consuming while looking healthy.
 Here the slot is freed whatever Redis answered; the message stays in Redis's
 unacknowledged set and is handed out again after the visibility timeout
-(docs/celery.md, "Broker outages"), where the idempotency keys make a rerun harmless.
+(docs/celery.md, "The visibility timeout rule"), where the idempotency keys make a rerun harmless.
 
 Settings select it for a redis:// or rediss:// broker (``CELERY_BROKER_TRANSPORT``).
 """

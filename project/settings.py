@@ -364,7 +364,7 @@ CELERY_BROKER_USE_SSL = broker_use_ssl(
 # the first still runs it (tests/unit/test_celery_config.py asserts the rule).
 # And short: a message whose acknowledgement never reached Redis (the broker froze or
 # restarted mid-task) is only handed out again after it, so it bounds how late a
-# notification can be after an outage (docs/celery.md, "Broker outages").
+# notification can be after an outage (docs/celery.md, "The visibility timeout rule").
 QUEUE_VISIBILITY_TIMEOUT_SECONDS = env.int("CELERY_VISIBILITY_TIMEOUT_SECONDS", default=300)
 CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, object] = {"visibility_timeout": QUEUE_VISIBILITY_TIMEOUT_SECONDS}
 # kombu's Redis transport has no socket timeouts of its own: a hung Redis would hold the
@@ -407,7 +407,8 @@ CELERY_BROKER_CONNECTION_MAX_RETRIES: int | None = None
 # A task running when the connection drops is left to finish (its email goes out
 # now, not a visibility timeout later); its acknowledgement is lost with the
 # connection, so Redis hands it out again and the idempotency key skips the rerun.
-# Set explicitly: Celery warns while it is left to its default.
+# Set explicitly, against Celery 6's announced default (True): Celery still logs a
+# CPendingDeprecationWarning on every connection loss.
 CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = False
 # JSON only: a pickled message from a compromised broker would run code in the worker.
 CELERY_TASK_SERIALIZER = "json"
@@ -418,10 +419,6 @@ CELERY_RESULT_SERIALIZER = "json"
 # idempotent (the notification email has an idempotency key) so a re-run is safe.
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
-# How long the master waits for a dead child's last result before it gives the task
-# back (WorkerLostError). Celery's 10 s would alone eat a platform's whole grace
-# period when SIGTERM reaches the children too (honcho, Heroku); a local pipe needs less.
-CELERY_WORKER_LOST_WAIT = 2.0
 # One message reserved per process: with acks_late a prefetched message waits behind
 # a long task instead of going to an idle worker.
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
