@@ -8,6 +8,7 @@ SMTP sink. docs/security.md ("Processes and outages") states what these tests sh
 - Redis stopped for longer than any reconnect backoff, then restarted empty on the
   same port: beat and the worker are still running, beat schedules again, and the
   worker runs what it schedules and delivers a notification enqueued after it.
+- Beat and the worker started while Redis is down wait for it, then work.
 - Redis frozen while a notification task runs, its worker child killed meanwhile so
   the message cannot be given back: after SIGCONT the email goes out exactly once,
   within the visibility timeout (shortened here) plus a restore sweep.
@@ -132,6 +133,37 @@ def test_beat_and_worker_ride_out_a_stopped_redis_and_resume_by_themselves(
     # The restarted Redis had forgotten the lock: beat took it again rather than stand by.
     assert beat.output().count("beat: Acquired lock") == 2, beat.output()
     assert subjects(smtp_sink) == {"New booking request from Bob": 1}
+
+
+def test_beat_and_worker_started_while_redis_is_down_wait_for_it(
+    own_redis_server: RedisServer, environment: dict[str, str], tmp_path: Path
+) -> None:
+    port = own_redis_server.port
+    own_redis_server.stop()
+    worker = CeleryWorker(environment, log=tmp_path / "worker.log", concurrency=1).start()
+    beat = CeleryBeat(environment, log=tmp_path / "beat.log").start()
+    restarted: RedisServer | None = None
+    try:
+        wait_for(
+            lambda: "Redis unreachable at start-up" in beat.output() and "Cannot connect" in worker.output(),
+            timeout=90,
+            what="both processes up, waiting for Redis",
+            worker=worker,
+        )
+        assert beat.running(), both_logs(worker, beat)
+        restarted = RedisServer(port=port).start()
+        wait_for(
+            lambda: count(REPORT_CHECK_DONE, worker) >= 1,
+            timeout=RECOVERY_SECONDS,
+            what="a check scheduled by beat and run by the worker",
+            worker=worker,
+        )
+        assert beat.running(), both_logs(worker, beat)
+    finally:
+        worker.stop()
+        beat.stop()
+        if restarted is not None:
+            restarted.stop()
 
 
 @pytest.mark.usefixtures("web_events")
