@@ -65,9 +65,11 @@ preload_app = False
 # Under gevent this only catches a worker whose loop is blocked (a CPU-bound or
 # unpatched call), not a slow request.
 timeout = _env_int("GUNICORN_TIMEOUT", 30)
-# On SIGTERM, requests in flight get this long to finish. Under a PaaS's 30 s
-# between SIGTERM and SIGKILL, so gunicorn exits on its own terms.
-graceful_timeout = _env_int("GUNICORN_GRACEFUL_TIMEOUT", 25)
+# On SIGTERM, requests in flight get this long to finish (and a worker still booting
+# delays the stop this long). Under the ~10 s some platforms (piku, honcho: 5 s) leave
+# between SIGTERM and SIGKILL, Heroku's 30 s and systemd's TimeoutStopSec, so gunicorn
+# exits on its own terms (tests/integration/test_process_stop.py).
+graceful_timeout = _env_int("GUNICORN_GRACEFUL_TIMEOUT", 8)
 # Longer than the proxy keeps idle upstream connections (nginx keepalive_timeout 60 s):
 # the proxy must close an idle connection first, or it may send a request on a
 # socket gunicorn is closing and answer 502.

@@ -32,11 +32,12 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 # Exponential backoff on transient failures (SMTP down, network): 1, 2, 4, ... s with
-# full jitter, capped at RETRY_BACKOFF_MAX (NOTIFY_RETRY_BACKOFF_MAX_SECONDS, 600 by
-# default), MAX_RETRIES times. The broker's visibility timeout must stay above these
-# (docs/celery.md; tests/unit/test_celery_config.py).
+# full jitter, capped at RETRY_BACKOFF_MAX (NOTIFY_RETRY_BACKOFF_MAX_SECONDS, 120 by
+# default), MAX_RETRIES times: up to about 8 minutes of retrying in all. The broker's
+# visibility timeout must stay above every single wait (docs/celery.md;
+# tests/unit/test_celery_config.py).
 RETRY_BACKOFF_MAX: int = settings.NOTIFY_RETRY_BACKOFF_MAX_SECONDS
-MAX_RETRIES = 8
+MAX_RETRIES = 10
 # Every task whose use case raises PortError on a transient failure retries this way.
 RETRIED_ON_PORT_ERROR: dict[str, Any] = {
     "autoretry_for": (PortError,),
@@ -91,9 +92,10 @@ def event_from_payload(kind: str, ids: dict[str, str]) -> DomainEvent:
 # --- search index sync (SEARCH_SYNC=task; docs/elasticsearch.md, "Keeping the index in sync") ---
 
 # A reconcile reads every published profile and every indexed id: minutes on a large
-# marketplace, not the default minute. Still well under the visibility timeout.
-RECONCILE_SOFT_TIME_LIMIT = 600
-RECONCILE_TIME_LIMIT = 660
+# marketplace, not the default minute. Under the visibility timeout (300 s), or Redis
+# would hand a running reconcile to a second worker; what one run leaves, the next repairs.
+RECONCILE_SOFT_TIME_LIMIT = 240
+RECONCILE_TIME_LIMIT = 270
 RECONCILE_MAX_RETRIES = 3
 
 
@@ -153,8 +155,9 @@ def describe_reconcile(report: ReconcileReport) -> str:
 # --- the daily ops report (docs/daily-report.md) ---
 
 # The report renders a chart and emails every recipient: more room than the default limits.
-REPORT_SOFT_TIME_LIMIT = 240
-REPORT_TIME_LIMIT = 300
+# Under the visibility timeout (300 s), like every task.
+REPORT_SOFT_TIME_LIMIT = 200
+REPORT_TIME_LIMIT = 240
 
 
 @shared_task(

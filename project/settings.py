@@ -14,6 +14,8 @@ from pathlib import Path
 
 import environ
 from django.core.exceptions import ImproperlyConfigured
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 from project.broker import broker_use_ssl
 from project.cache import build_caches
@@ -462,7 +464,10 @@ CELERY_BROKER_USE_SSL = broker_use_ssl(
 # Rule: larger than the longest countdown, ETA, retry backoff and time limit of any
 # task, or Redis hands an unacknowledged (acks_late) task to a second worker while
 # the first still runs it (tests/unit/test_celery_config.py asserts the rule).
-QUEUE_VISIBILITY_TIMEOUT_SECONDS = env.int("CELERY_VISIBILITY_TIMEOUT_SECONDS", default=3600)
+# And short: a message whose acknowledgement never reached Redis (the broker froze or
+# restarted mid-task) is only handed out again after it, so it bounds how late a
+# notification can be after an outage (docs/celery.md, "The visibility timeout rule").
+QUEUE_VISIBILITY_TIMEOUT_SECONDS = env.int("CELERY_VISIBILITY_TIMEOUT_SECONDS", default=300)
 CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, object] = {"visibility_timeout": QUEUE_VISIBILITY_TIMEOUT_SECONDS}
 # kombu's Redis transport has no socket timeouts of its own: a hung Redis would hold the
 # web request (greenlet) publishing a task for ever. Above the worker's 1 s BRPOP poll.
@@ -470,6 +475,14 @@ QUEUE_BROKER_SOCKET_TIMEOUT_SECONDS = env.float("CELERY_BROKER_SOCKET_TIMEOUT_SE
 CELERY_BROKER_TRANSPORT_OPTIONS |= {
     "socket_timeout": QUEUE_BROKER_SOCKET_TIMEOUT_SECONDS,
     "socket_connect_timeout": QUEUE_BROKER_SOCKET_TIMEOUT_SECONDS,
+}
+# Messages past the visibility timeout are handed out again by a sweep every worker
+# runs: every 10 s here (kombu's default scans every 100 s), and a sweep cut short by
+# an outage holds its mutex 30 s, not 5 minutes.
+CELERY_BROKER_TRANSPORT_OPTIONS |= {
+    "unacked_restore_interval": 10,
+    "unacked_restore_throttle": 1,
+    "unacked_mutex_expire": 30,
 }
 CELERY_BROKER_CONNECTION_TIMEOUT = QUEUE_BROKER_SOCKET_TIMEOUT_SECONDS
 # The send after a commit, inside the request: a connection of its own with this connect
@@ -488,7 +501,21 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
         "control_folder": str(QUEUE_BROKER_FOLDER / "control"),
         "store_processed": False,
     }
+if CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
+    # kombu's Redis transport, but a lost acknowledgement cannot leave a worker idle for good.
+    CELERY_BROKER_TRANSPORT = "project.redis_transport:Transport"
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# A lost broker connection is retried for ever (Celery's default gives up after 100
+# attempts, about 50 minutes, and the worker exits): no supervisor restarts a process
+# under honcho, and an outage has no upper bound.
+CELERY_BROKER_CONNECTION_RETRY = True
+CELERY_BROKER_CONNECTION_MAX_RETRIES: int | None = None
+# A task running when the connection drops is left to finish (its email goes out
+# now, not a visibility timeout later); its acknowledgement is lost with the
+# connection, so Redis hands it out again and the idempotency key skips the rerun.
+# Set explicitly, against Celery 6's announced default (True): Celery still logs a
+# CPendingDeprecationWarning on every connection loss.
+CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = False
 # JSON only: a pickled message from a compromised broker would run code in the worker.
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
@@ -504,8 +531,9 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_SOFT_TIME_LIMIT = env.int("CELERY_TASK_SOFT_TIME_LIMIT_SECONDS", default=60)
 CELERY_TASK_TIME_LIMIT = env.int("CELERY_TASK_TIME_LIMIT_SECONDS", default=90)
 # The notify task's longest wait between two retries (exponential backoff with full
-# jitter below this cap); the integration tests shorten it to keep an outage short.
-NOTIFY_RETRY_BACKOFF_MAX_SECONDS = env.int("NOTIFY_RETRY_BACKOFF_MAX_SECONDS", default=600)
+# jitter below this cap), below the visibility timeout; the integration tests shorten
+# it to keep an outage short.
+NOTIFY_RETRY_BACKOFF_MAX_SECONDS = env.int("NOTIFY_RETRY_BACKOFF_MAX_SECONDS", default=120)
 # No result backend: tasks are fire-and-forget side effects, nobody reads results.
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_IGNORE_RESULT = True
@@ -522,14 +550,25 @@ CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 # within CELERY_BEAT_LOCK_TIMEOUT_SECONDS when the first dies). The filesystem broker
 # of `make run` is one machine's: the file-based default scheduler is enough there.
 # Either way the database is the backstop: a report is unique per date (ReportRun).
-CELERY_BEAT_MAX_INTERVAL = 60
+# Beat's longest sleep between two ticks, so the lock (renewed every tick) never lapses
+# while beat sleeps, and a waiting beat looks for a free lock this often. Celery 5.7 reads
+# beat_max_loop_interval (a CELERY_BEAT_MAX_INTERVAL here was no Celery setting: beat
+# slept up to 300 s, as long as the lock lives).
+CELERY_BEAT_MAX_LOOP_INTERVAL = 60
 if CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
-    CELERY_BEAT_SCHEDULER = "redbeat.RedBeatScheduler"
+    # RedBeat that waits out a Redis outage instead of exiting (project/beat.py).
+    CELERY_BEAT_SCHEDULER = "project.beat:ResilientRedBeatScheduler"
     CELERY_REDBEAT_REDIS_URL = CELERY_BROKER_URL
-    # Beat's own Redis calls (schedule, lock) with timeouts, like every outbound call.
-    CELERY_REDBEAT_REDIS_OPTIONS = {"socket_timeout": 5.0, "socket_connect_timeout": 5.0}
+    # Beat's own Redis calls (schedule, lock) with timeouts, like every outbound call, and
+    # one retry: a call to a hung Redis gives up within seconds, so a tick waits, retries
+    # and a stop (SIGTERM) exits well inside its grace period.
+    CELERY_REDBEAT_REDIS_OPTIONS = {
+        "socket_timeout": 2.0,
+        "socket_connect_timeout": 2.0,
+        "retry": Retry(NoBackoff(), 1),
+    }
     CELERY_REDBEAT_KEY_PREFIX = env.str("CELERY_BEAT_KEY_PREFIX", default="experthub:beat")
-    CELERY_REDBEAT_LOCK_TIMEOUT = env.int("CELERY_BEAT_LOCK_TIMEOUT_SECONDS", default=5 * CELERY_BEAT_MAX_INTERVAL)
+    CELERY_REDBEAT_LOCK_TIMEOUT = env.int("CELERY_BEAT_LOCK_TIMEOUT_SECONDS", default=5 * CELERY_BEAT_MAX_LOOP_INTERVAL)
 
 # --- Daily ops report (docs/daily-report.md) -------------------------------------------
 # Sent once per local date, for the previous date, at OPS_REPORT_SEND_AT local time in

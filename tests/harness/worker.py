@@ -16,11 +16,12 @@ import subprocess
 import sys
 import time
 from collections import Counter
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import redis
+from celery import Celery
 
 from project.cache import redis_url_with_db
 from tests.harness.deployment import PLAIN_HTTP_DEPLOYMENT
@@ -63,6 +64,21 @@ def worker_environment(
         "VAR_DIR": str(var_dir),
         **extra,
     }
+
+
+@contextlib.contextmanager
+def events_published_to(broker_url: str) -> Iterator[None]:
+    """The use cases publish their events to this broker, as the web process does (tests.settings: memory)."""
+    # Imported here: the fixtures plugin imports this module before Django is set up.
+    from adapters.celery.events import CeleryEventPublisher
+    from project.container import container
+
+    web_app = Celery("web", broker=broker_url, set_as_current=False)
+    with container.events.override(
+        CeleryEventPublisher(app=web_app, uow=container.uow(), outbox=container.event_outbox())
+    ):
+        yield
+    web_app.close()
 
 
 @dataclass
@@ -131,6 +147,15 @@ class CeleryWorker(SessionProcess):
         return Counter(task_id for task_id, _ in RETRY_LINE.findall(self.output()))
 
 
+@dataclass
+class CeleryBeat(SessionProcess):
+    """`celery -A project beat`, as the Procfile starts it."""
+
+    def start(self) -> CeleryBeat:
+        self.spawn([sys.executable, "-m", "celery", "-A", "project", "beat", "--loglevel=INFO"])
+        return self
+
+
 @dataclass(frozen=True)
 class WorkerRedis:
     """Two databases of one redis-server for a worker: its broker and its cache (the sent-mail marks)."""
@@ -184,6 +209,25 @@ def wait_for(condition: Callable[[], object], *, timeout: float, what: str, work
         raise AssertionError(f"{error}; the worker's log:\n{worker.output()}") from None
     if not worker.running():
         raise AssertionError(f"the worker exited while waiting for {what}; its log:\n{worker.output()}")
+
+
+def descendants(pid: int) -> set[int]:
+    """Every process under ``pid`` now."""
+    parents = _parents()
+    found: set[int] = set()
+    generation = {pid}
+    while generation:
+        generation = {child for child, parent in parents.items() if parent in generation} - found
+        found |= generation
+    return found
+
+
+def alive(pid: int) -> bool:
+    """Still running: a zombie has exited, only its parent has yet to reap it."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
 
 
 def _parents() -> dict[int, int]:

@@ -28,15 +28,13 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from celery import Celery
 
-from adapters.celery.events import CeleryEventPublisher
 from domain.ids import ExpertId
 from domain.money import Money
 from domain.users import Role
 from project.container import container
 from tests.harness.smtp import SmtpSink, Stage
-from tests.harness.worker import CeleryWorker, WorkerRedis, wait_for, worker_environment
+from tests.harness.worker import CeleryWorker, WorkerRedis, events_published_to, wait_for, worker_environment
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
@@ -50,13 +48,9 @@ RETRY_BACKOFF_MAX_SECONDS = 4
 
 @pytest.fixture
 def web_events(worker_redis: WorkerRedis) -> Iterator[None]:
-    """The use cases publish to the real broker, as the web process does (tests.settings uses memory)."""
-    web_app = Celery("web", broker=worker_redis.broker_url, set_as_current=False)
-    with container.events.override(
-        CeleryEventPublisher(app=web_app, uow=container.uow(), outbox=container.event_outbox())
-    ):
+    """The use cases publish to the real broker, as the web process does."""
+    with events_published_to(worker_redis.broker_url):
         yield
-    web_app.close()
 
 
 @pytest.fixture

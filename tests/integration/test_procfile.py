@@ -23,6 +23,7 @@ from pathlib import Path
 import pytest
 
 from tests.harness.servers import LOOPBACK, PostgresServer, RedisServer, free_port, port_open, wait_until
+from tests.harness.worker import alive, descendants
 
 pytestmark = [pytest.mark.integration]
 
@@ -124,23 +125,3 @@ def everything_started(text: str) -> bool:
         and "beat: Starting" in text
         and any('"request_id": "procfile-req-1"' in line for line in task_lines)
     )
-
-
-def descendants(pid: int) -> set[int]:
-    """Every process under ``pid`` now (Linux /proc)."""
-    found: set[int] = set()
-    for task in Path(f"/proc/{pid}/task").glob("*"):
-        children_file = task / "children"
-        for child in map(int, children_file.read_text().split()) if children_file.exists() else ():
-            found |= {child, *descendants(child)}
-    return found
-
-
-def alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    # A zombie has exited; only its (gone) parent had yet to reap it.
-    stat = Path(f"/proc/{pid}/stat")
-    return stat.exists() and stat.read_text().split()[2] != "Z"

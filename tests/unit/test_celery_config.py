@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
+import ast
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 from celery import Task
 
 from project.celery import app
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")
@@ -45,6 +53,45 @@ def test_the_visibility_timeout_outlasts_every_delay_a_task_can_have(tasks: list
 
     for task in tasks:
         assert visibility_timeout > _longest_delay(task), task.name
+
+
+def test_a_lost_acknowledgement_delays_a_task_by_minutes_not_an_hour() -> None:
+    """A message whose acknowledgement never reached Redis (frozen, restarted) is handed out
+    again once the visibility timeout has passed: a few minutes, swept every 10 s."""
+    options = app.conf.broker_transport_options
+    assert options["visibility_timeout"] <= 300
+    assert options["unacked_restore_interval"] * options["unacked_restore_throttle"] <= 10
+
+
+def test_the_worker_and_beat_reconnect_to_the_broker_for_ever() -> None:
+    assert app.conf.broker_connection_retry is True
+    assert app.conf.broker_connection_retry_on_startup is True
+    assert app.conf.broker_connection_max_retries is None
+    # Left to finish when the connection drops: its email goes out now, the rerun is skipped.
+    assert app.conf.worker_cancel_long_running_tasks_on_connection_loss is False
+
+
+def test_a_redis_broker_gets_the_outage_proof_beat_and_transport(tmp_path: Path) -> None:
+    """From the environment, as a worker and beat read it (production settings, a fresh process)."""
+    environment = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "project.settings",
+        "VAR_DIR": str(tmp_path),
+        "REDIS_URL": "redis://127.0.0.1:6379/0",
+        "CELERY_BROKER_URL": "",
+    }
+    names = ("beat_scheduler", "broker_transport", "beat_max_loop_interval", "redbeat_lock_timeout")
+    code = f"import django; django.setup(); from project.celery import app; print([app.conf[n] for n in {names}])"
+
+    output = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, env=environment, capture_output=True, text=True, check=True
+    ).stdout
+    scheduler, transport, loop_interval, lock_timeout = ast.literal_eval(output.strip().splitlines()[-1])
+
+    assert scheduler == "project.beat:ResilientRedBeatScheduler"
+    assert transport == "project.redis_transport:Transport"
+    # The lock is renewed every tick, and beat sleeps at most the loop interval between ticks.
+    assert 0 < loop_interval * 2 < lock_timeout
 
 
 def _limits(task: Task) -> tuple[float, float]:
