@@ -15,6 +15,7 @@ for loopback only); `--help` lists them.
 from __future__ import annotations
 
 import argparse
+import json
 import re
 import string
 import sys
@@ -51,6 +52,49 @@ class SiteOptions:
     server_parameters: str = field(default="max_fails=3 fail_timeout=10s")
 
 
+@dataclass(frozen=True)
+class NginxError:
+    """An error nginx makes itself, answered in the API's error shape (api/errors.py error_body)."""
+
+    status: int  # what nginx hands to error_page
+    code: str
+    message: str
+    sent_as: int = 0  # the status the client gets, when not ``status``
+
+    def sent(self) -> int:
+        return self.sent_as or self.status
+
+    def overwrite(self) -> str:
+        # error_page keeps the status it caught unless told another (`=431`).
+        return f"={self.sent_as} " if self.sent_as else ""
+
+    def body(self) -> str:
+        # Inside a single-quoted nginx string where `$` would start a variable.
+        text = json.dumps({"error": {"code": self.code, "message": self.message, "fields": {}}})
+        if "'" in text or "$" in text:
+            raise ValueError(f"cannot quote for nginx: {text}")
+        return text
+
+
+# The codes are the API's own where it has one (bad_request, not_found, ...).
+NGINX_ERRORS = (
+    NginxError(400, "bad_request", "Bad request."),
+    NginxError(403, "permission_denied", "You do not have permission to do this."),
+    NginxError(404, "not_found", "Not found."),
+    NginxError(405, "method_not_allowed", "Method not allowed."),
+    NginxError(408, "request_timeout", "The request took too long to arrive."),
+    NginxError(413, "too_large", "The request body is too large."),
+    NginxError(414, "uri_too_long", "The request URI is too long."),
+    NginxError(429, "throttled", "Too many requests at once from this address."),
+    # nginx's internal 494 ("Request Header Or Cookie Too Large", sent as a 400): HTTP's own 431.
+    NginxError(494, "headers_too_large", "The request headers are too large.", sent_as=431),
+    NginxError(500, "server_error", "Internal server error."),
+    NginxError(502, "bad_gateway", "The app server failed."),
+    NginxError(503, "unavailable", "Try again shortly."),
+    NginxError(504, "gateway_timeout", "The app server took too long."),
+)
+
+
 def render(options: SiteOptions, template: str | None = None) -> str:
     """The site file for these options; a placeholder left unfilled raises KeyError."""
     text = NginxTemplate(template if template is not None else TEMPLATE.read_text()).substitute(_values(options))
@@ -64,7 +108,7 @@ def _values(options: SiteOptions) -> dict[str, str]:
         "SERVER_NAME": options.server_name,
         "HTTP_LISTEN": options.http_listen,
         "HTTPS_LISTEN": options.https_listen,
-        "HTTPS_REDIRECT_PORT": _redirect_port(options.https_listen),
+        "HTTPS_PUBLIC_PORT": _public_port(options.https_listen),
         "UPSTREAM_SERVERS": _lines(
             f"server {server} {options.server_parameters};" for server in options.upstream_servers
         ),
@@ -73,13 +117,31 @@ def _values(options: SiteOptions) -> dict[str, str]:
         "STATIC_ROOT": options.static_root.rstrip("/"),
         "METRICS_ALLOW": _lines((f"allow {network};" for network in options.metrics_allow), indent=8),
         "LOG_DIR": options.log_dir.rstrip("/"),
+        "JSON_ERRORS": _json_errors(NGINX_ERRORS),
     }
 
 
-def _redirect_port(https_listen: str) -> str:
+def _public_port(https_listen: str) -> str:
     """':8443' for a listen address on another port than 443, else nothing."""
     port = https_listen.rsplit(":", 1)[-1]
     return "" if port == "443" else f":{port}"
+
+
+def _json_errors(errors: Sequence[NginxError]) -> str:
+    """error_page for each error and the internal location answering it."""
+    pages = [f"error_page {error.status} {error.overwrite()}/_nginx/{error.status}.json;" for error in errors]
+    answers = [
+        f"location = /_nginx/{error.status}.json {{ return {error.sent()} '{error.body()}'; }}" for error in errors
+    ]
+    location = [
+        "location ^~ /_nginx/ {",
+        "    internal;",
+        "    default_type application/json;",
+        # An HTTP/2 request body over the limit is skipped, not discarded, so the
+        # redirected request would meet the limit again here and get nginx's HTML 413.
+        "    client_max_body_size 0;",
+    ]
+    return _lines([*pages, *location, *(f"    {answer}" for answer in answers), "}"])
 
 
 def _lines(lines: Iterable[str], indent: int = 4) -> str:

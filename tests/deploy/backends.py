@@ -1,6 +1,7 @@
 """Tiny HTTP/1.1 app servers on loopback for the nginx tests: they count what reaches them.
 
-`answer` replies 200 with what it received (JSON) and keeps the connection alive;
+`answer` replies with what it received (JSON; 200, or the status ``statuses`` gives its
+path, changeable while it runs) and keeps the connection alive;
 `reset` reads the whole request, then resets the connection without a byte of answer
 (a worker that crashed mid-request); `hang` reads the request and never answers.
 """
@@ -33,6 +34,7 @@ class FakeAppServer:
     name: str = "app"
     port: int = field(default_factory=free_port)
     received: list[Received] = field(default_factory=list)
+    statuses: dict[str, int] = field(default_factory=dict)  # path -> status; 200 otherwise
     connections: int = 0
     _listener: socket.socket | None = None
     _stopped: threading.Event = field(default_factory=threading.Event)
@@ -92,7 +94,8 @@ class FakeAppServer:
 
     def _answer(self, received: Received) -> bytes:
         body = json.dumps({"server": self.name, "method": received.method, "headers": received.headers}).encode()
-        head = f"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
+        status = self.statuses.get(received.path, 200)
+        head = f"HTTP/1.1 {status} Answer\r\nContent-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
         return head.encode() + body
 
 

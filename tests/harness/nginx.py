@@ -10,7 +10,7 @@ import socket
 import ssl
 import subprocess
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from email.message import Message
 from pathlib import Path
@@ -153,6 +153,16 @@ class NginxServer:
         )
 
 
+def curl_binary() -> str:
+    """curl with HTTP/2 (Debian's links nghttp2): the HTTP/2 client of the nginx tests."""
+    found = shutil.which("curl")
+    if found is None:
+        raise ServerUnavailable("curl is not installed (apt-get install curl)")
+    if "HTTP2" not in subprocess.run([found, "--version"], capture_output=True, text=True, check=False).stdout:
+        raise ServerUnavailable(f"{found} was built without HTTP/2")
+    return found
+
+
 # --- a client that says which site it wants (SNI and Host) -----------------------------------
 
 
@@ -200,3 +210,28 @@ def _connection(port: int, tls: ssl.SSLContext | None, server_name: str, timeout
     raw = socket.create_connection((LOOPBACK, port), timeout=timeout)
     connection.sock = tls.wrap_socket(raw, server_hostname=server_name)
     return connection
+
+
+def curl_request(
+    port: int, certificate: Path, path: str, *, http2: bool, arguments: Sequence[str] = (), timeout: float = 30
+) -> Reply:
+    """One request by curl over TLS (HTTP/2, else HTTP/1.1) to nginx on loopback, with the site's
+    name as SNI and Host; ``arguments`` are curl's (-X POST, --data-binary @file, -H ...)."""
+    command = [
+        *(curl_binary(), "--silent", "--show-error", "--include", "--http2" if http2 else "--http1.1"),
+        *("--resolve", f"{SITE_NAME}:{port}:{LOOPBACK}", "--cacert", str(certificate), "--max-time", str(timeout)),
+        *arguments,
+        f"https://{SITE_NAME}:{port}{path}",
+    ]
+    result = subprocess.run(command, capture_output=True, check=False, timeout=timeout + 10)
+    if result.returncode != 0:
+        raise AssertionError(f"curl failed ({result.returncode}): {result.stderr.decode()}")
+    head, _, body = result.stdout.partition(b"\r\n\r\n")
+    status_line, *lines = head.decode("latin-1").split("\r\n")
+    protocol, status = status_line.split()[:2]
+    assert protocol == ("HTTP/2" if http2 else "HTTP/1.1"), status_line
+    headers = Message()
+    for line in lines:
+        name, value = line.split(":", 1)
+        headers[name.strip()] = value.strip()
+    return Reply(int(status), headers, body)
