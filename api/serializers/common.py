@@ -7,13 +7,16 @@ from datetime import UTC, datetime
 from typing import Any, ClassVar
 
 from django.utils import timezone
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from domain.money import CURRENCY_EXPONENTS, MAX_MINOR_UNITS, Money
+from domain.skills import LANGUAGE_INPUT_PATTERN, SKILL_INPUT_PATTERN
 
 CURRENCIES = tuple(sorted(CURRENCY_EXPONENTS))
 READ_ONLY_MESSAGE = "This field is read-only."
 UNKNOWN_MESSAGE = "Unknown field."
+BLANK_MESSAGE = "This field may not be blank."
 
 
 class StrictInputSerializer(serializers.Serializer):
@@ -46,6 +49,30 @@ class StrictInputSerializer(serializers.Serializer):
             str(key): [READ_ONLY_MESSAGE if key in self.read_only_fields else UNKNOWN_MESSAGE]
             for key in data
             if key not in writable
+        }
+
+
+class StrictQuerySerializer(serializers.Serializer):
+    """Query parameters where ``?status=`` is a blank value, refused unless the field allows blanks.
+
+    DRF reads an empty optional parameter as a missing one, so ``?status=`` would list every
+    status and ``?sort=`` sort by relevance: the client asked for something and got something
+    else. The schema says these parameters have a value; the server holds them to it.
+    """
+
+    def to_internal_value(self, data: Any) -> Any:
+        blank = self._blank_fields(data)
+        if blank:
+            raise serializers.ValidationError(blank)
+        return super().to_internal_value(data)
+
+    def _blank_fields(self, data: Any) -> dict[str, list[str]]:
+        if not hasattr(data, "getlist"):
+            return {}
+        return {
+            name: [BLANK_MESSAGE]
+            for name, field in self.fields.items()
+            if not getattr(field, "allow_blank", False) and "" in data.getlist(name)
         }
 
 
@@ -113,3 +140,15 @@ class CommaSeparatedListField(serializers.ListField):
         if isinstance(data, list) and all(isinstance(item, str) for item in data):
             data = [part.strip() for item in data for part in item.split(",") if part.strip()]
         return super().to_internal_value(data)
+
+
+# The domain normalises skills and languages (and says which field was wrong); these only
+# publish, in the schema, the inputs it accepts.
+@extend_schema_field({"type": "string", "pattern": SKILL_INPUT_PATTERN})
+class SkillInputField(serializers.CharField):
+    """A skill as typed, e.g. `Machine Learning`; stored as a tag, e.g. `machine-learning`."""
+
+
+@extend_schema_field({"type": "string", "pattern": LANGUAGE_INPUT_PATTERN})
+class LanguageInputField(serializers.CharField):
+    """An ISO 639-1 code, any case."""
