@@ -49,7 +49,8 @@ else:
     bind = os.environ.get("GUNICORN_BIND") or "127.0.0.1:8000"
 
 # --- Workers -------------------------------------------------------------------------
-worker_class = "gevent"
+# gunicorn's gevent worker, whose own error pages (400, 414, 431, ...) are JSON, not HTML.
+worker_class = "deploy.gunicorn_worker.JsonErrorGeventWorker"
 # One gevent process per core: a process uses one core at most however many requests
 # it holds, so 2 on the 2-core machine this stack is sized for (Heroku's own default
 # WEB_CONCURRENCY for a dyno overrides it there).

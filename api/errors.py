@@ -3,18 +3,26 @@
     {"error": {"code": "<machine code>", "message": "<human>", "fields": {"<field>": ["<msg>", ...]}}}
 
 Domain errors map to a status by class; DRF's exceptions keep their status and
-headers (WWW-Authenticate, Retry-After, Allow). Anything else is a bug: it is
-logged with its traceback and answered with a bare 500 that leaks nothing.
+headers (WWW-Authenticate, Retry-After, Allow). A database that cannot be reached
+(down, restarting, its pool exhausted) is 503 with Retry-After wherever it is met:
+in a view, in authentication, in a middleware (``server_error`` looks at the
+exception being handled). A request Django refuses as too large is 413 with the
+limit. Anything else is a bug: it is logged with its traceback and answered with a
+bare 500 that leaks nothing. docs/security.md, "Errors".
 """
 
 from __future__ import annotations
 
 import logging
 import math
+import sys
 from collections.abc import Mapping
 from typing import Any
 
+from django.conf import settings
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import RequestDataTooBig, SuspiciousOperation, TooManyFieldsSent, TooManyFilesSent
+from django.db import InterfaceError, OperationalError, connections
 from django.http import Http404, HttpRequest, JsonResponse
 from rest_framework import exceptions, status
 from rest_framework.response import Response
@@ -36,6 +44,8 @@ DOMAIN_STATUS: tuple[tuple[type[DomainError], int], ...] = (
     (PortError, status.HTTP_503_SERVICE_UNAVAILABLE),
 )
 INVALID_MESSAGE = "Some fields are invalid."
+UNAVAILABLE_CODE = "service_unavailable"
+DATABASE_UNAVAILABLE_MESSAGE = "The database is unavailable; retry later."
 
 
 def error_body(code: str, message: str, fields: Fields | None = None) -> dict[str, Any]:
@@ -47,6 +57,11 @@ def exception_handler(exc: Exception, context: Mapping[str, Any]) -> Response:
     set_rollback()  # as DRF's own handler does, for ATOMIC_REQUESTS
     if isinstance(exc, DomainError):
         return _domain_response(exc)
+    if database_unavailable(exc):
+        logger.warning("Database unavailable in %s: %s", _view_name(context), exc)
+        return Response(error_body(UNAVAILABLE_CODE, DATABASE_UNAVAILABLE_MESSAGE), status=503, headers=retry_later())
+    if isinstance(exc, SuspiciousOperation):
+        return Response(rejection_body(exc), status=rejection_status(exc))
     if isinstance(exc, Http404):
         exc = exceptions.NotFound()
     elif isinstance(exc, DjangoPermissionDenied):
@@ -61,7 +76,58 @@ def exception_handler(exc: Exception, context: Mapping[str, Any]) -> Response:
 
 def _domain_response(exc: DomainError) -> Response:
     http_status = next((code for cls, code in DOMAIN_STATUS if isinstance(exc, cls)), status.HTTP_400_BAD_REQUEST)
-    return Response(error_body(exc.code, exc.message, exc.fields), status=http_status)
+    headers = retry_later() if http_status == status.HTTP_503_SERVICE_UNAVAILABLE else None
+    return Response(error_body(exc.code, exc.message, exc.fields), status=http_status, headers=headers)
+
+
+def retry_later() -> dict[str, str]:
+    """The Retry-After header of every 503: a backing service is down, not the request wrong."""
+    return {"Retry-After": str(settings.UNAVAILABLE_RETRY_AFTER_SECONDS)}
+
+
+def database_unavailable(exc: BaseException | None) -> bool:
+    """Whether ``exc``, or the error it was raised from, says the database cannot be reached.
+
+    Django's OperationalError and InterfaceError (connection refused or lost, a
+    statement timeout, SQLite's lock), and the drivers' own, which reach us
+    unwrapped from the gevent pool's wait. IntegrityError, ProgrammingError and
+    DataError are not among them: they are bugs, and stay a logged 500.
+    """
+    unavailable = _unavailable_errors()
+    while exc is not None:
+        if isinstance(exc, unavailable):
+            return True
+        exc = exc.__cause__
+    return False
+
+
+def _unavailable_errors() -> tuple[type[BaseException], ...]:
+    drivers = {connections[alias].Database for alias in connections}
+    return (
+        OperationalError,
+        InterfaceError,
+        *(getattr(driver, name) for driver in drivers for name in ("OperationalError", "InterfaceError")),
+    )
+
+
+def rejection_status(exc: SuspiciousOperation) -> int:
+    too_large = isinstance(exc, RequestDataTooBig | TooManyFieldsSent | TooManyFilesSent)
+    return status.HTTP_413_REQUEST_ENTITY_TOO_LARGE if too_large else status.HTTP_400_BAD_REQUEST
+
+
+def rejection_body(exc: SuspiciousOperation) -> dict[str, Any]:
+    """A request Django refused before reading it all (SuspiciousOperation), with the limit it broke."""
+    if isinstance(exc, RequestDataTooBig):
+        return too_large_body(settings.DATA_UPLOAD_MAX_MEMORY_SIZE)
+    if isinstance(exc, TooManyFieldsSent):
+        return error_body("too_many_fields", f"At most {settings.DATA_UPLOAD_MAX_NUMBER_FIELDS} fields per request.")
+    if isinstance(exc, TooManyFilesSent):
+        return error_body("too_many_files", f"At most {settings.DATA_UPLOAD_MAX_NUMBER_FILES} files per request.")
+    return error_body("bad_request", "Bad request.")
+
+
+def too_large_body(limit: int) -> dict[str, Any]:
+    return error_body("request_too_large", f"The request body is larger than the limit of {limit} bytes.")
 
 
 def _api_exception_response(exc: exceptions.APIException) -> Response:
@@ -119,6 +185,9 @@ def _view_name(context: Mapping[str, Any]) -> str:
 
 
 def bad_request(request: HttpRequest, exception: Exception | None = None) -> JsonResponse:
+    # Django calls it for every SuspiciousOperation: a bad Host, a body or form over the limits.
+    if isinstance(exception, SuspiciousOperation):
+        return JsonResponse(rejection_body(exception), status=rejection_status(exception))
     return JsonResponse(error_body("bad_request", "Bad request."), status=400)
 
 
@@ -131,5 +200,23 @@ def page_not_found(request: HttpRequest, exception: Exception | None = None) -> 
 
 
 def server_error(request: HttpRequest) -> JsonResponse:
-    # Django has already logged the exception (django.request); the client learns nothing of it.
+    # Called while Django handles the exception, so it is still sys.exc_info(): an outage met
+    # outside a DRF view (the admin, a session or user lookup in a middleware) is a 503 too.
+    # Django logs it either way (django.request); the client learns nothing of it.
+    if database_unavailable(sys.exc_info()[1]):
+        return JsonResponse(
+            error_body(UNAVAILABLE_CODE, DATABASE_UNAVAILABLE_MESSAGE), status=503, headers=retry_later()
+        )
     return JsonResponse(error_body("server_error", "Internal server error."), status=500)
+
+
+def csrf_failure(request: HttpRequest, reason: str = "") -> JsonResponse:
+    """CSRF_FAILURE_VIEW: a session-authenticated form post without a valid token (the admin's)."""
+    return JsonResponse(error_body("csrf_failed", f"CSRF verification failed: {reason}"), status=403)
+
+
+def method_not_allowed(allowed: list[str]) -> JsonResponse:
+    """405 outside DRF (the probes), with the Allow header DRF's own 405 carries."""
+    response = JsonResponse(error_body("method_not_allowed", "Method not allowed."), status=405)
+    response["Allow"] = ", ".join(allowed)
+    return response

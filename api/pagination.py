@@ -16,7 +16,7 @@ from rest_framework.request import Request
 from rest_framework.utils.urls import replace_query_param
 
 from api.serializers.common import StrictQuerySerializer
-from domain.pagination import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, Page, PageRequest
+from domain.pagination import DEFAULT_PAGE_SIZE, MAX_PAGE_NUMBER, MAX_PAGE_SIZE, Page, PageRequest
 
 T = TypeVar("T")
 
@@ -24,7 +24,9 @@ T = TypeVar("T")
 class PageQuerySerializer(StrictQuerySerializer):
     """The paging query parameters; list views extend it with their filters."""
 
-    page = serializers.IntegerField(min_value=1, default=1, help_text="1-based page number.")
+    page = serializers.IntegerField(
+        min_value=1, max_value=MAX_PAGE_NUMBER, default=1, help_text=f"1-based page number, at most {MAX_PAGE_NUMBER}."
+    )
     page_size = serializers.IntegerField(
         min_value=1, max_value=MAX_PAGE_SIZE, default=DEFAULT_PAGE_SIZE, help_text=f"At most {MAX_PAGE_SIZE}."
     )

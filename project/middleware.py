@@ -32,11 +32,12 @@ from django.contrib.auth import SESSION_KEY
 from django.core.cache import cache, caches
 from django.core.cache.backends.locmem import LocMemCache
 from django.core.exceptions import MiddlewareNotUsed
-from django.http import HttpRequest, HttpResponseBase, HttpResponseNotAllowed
+from django.http import HttpRequest, HttpResponseBase
 from rest_framework_simplejwt.exceptions import TokenError
 from rest_framework_simplejwt.settings import api_settings as jwt_settings
 from rest_framework_simplejwt.tokens import AccessToken
 
+from api.errors import method_not_allowed
 from project.routers import replica_aliases, routing_scope
 
 PIN_COOKIE = "db_pin"
@@ -165,5 +166,5 @@ class ProjectEndpointsMiddleware:
         if endpoint is None:
             return self.get_response(request)
         if request.method not in ("GET", "HEAD"):
-            return HttpResponseNotAllowed(["GET", "HEAD"])
+            return method_not_allowed(["GET", "HEAD"])
         return endpoint(request)

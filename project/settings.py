@@ -87,6 +87,8 @@ MIDDLEWARE = [
     # X-Request-ID and every log line its id. (The probes above answer without either.)
     "project.logging.RequestIdMiddleware",
     "django_structlog.middlewares.RequestMiddleware",
+    # Before anything reads the body, the session or the user: 413 over the limits, 400 for NUL.
+    "project.request_limits.RequestLimitsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "corsheaders.middleware.CorsMiddleware",
@@ -100,6 +102,20 @@ MIDDLEWARE = [
 ]
 
 ROOT_URLCONF = "project.urls"
+# A failed CSRF check answers in the API's JSON error shape, like every other error.
+CSRF_FAILURE_VIEW = "api.errors.csrf_failure"
+
+# --- Request limits (project/request_limits.py, docs/security.md "Errors") -------------
+# Bodies over these answer 413 before they are read: DATA_UPLOAD_MAX_MEMORY_SIZE for
+# JSON and urlencoded forms (Django's own limit, applied to DRF's parsers too), and
+# UPLOAD_MAX_BYTES for multipart forms (their files stream to disk; above the local blob
+# store's largest file, a 5 MB avatar, plus the form around it).
+DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=2_621_440)
+DATA_UPLOAD_MAX_NUMBER_FIELDS = env.int("DATA_UPLOAD_MAX_NUMBER_FIELDS", default=1000)
+DATA_UPLOAD_MAX_NUMBER_FILES = env.int("DATA_UPLOAD_MAX_NUMBER_FILES", default=10)
+UPLOAD_MAX_BYTES = env.int("UPLOAD_MAX_BYTES", default=6 * 1024 * 1024)
+# Retry-After (seconds) of every 503: the database or another backing service is down.
+UNAVAILABLE_RETRY_AFTER_SECONDS = env.int("UNAVAILABLE_RETRY_AFTER_SECONDS", default=5)
 WSGI_APPLICATION = "project.wsgi.application"
 
 TEMPLATES = [
@@ -262,6 +278,12 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_SCHEMA_CLASS": "api.schema.StrictAutoSchema",
     "EXCEPTION_HANDLER": "api.errors.exception_handler",
+    # DRF's JSON parser refusing deep nesting, NUL and lone surrogates (api/parsers.py).
+    "DEFAULT_PARSER_CLASSES": [
+        "api.parsers.JSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
     "DEFAULT_THROTTLE_RATES": {
         "login": env.str("THROTTLE_LOGIN", default="10/min"),
         "register": env.str("THROTTLE_REGISTER", default="5/min"),

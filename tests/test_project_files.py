@@ -12,6 +12,8 @@ import sys
 from pathlib import Path
 
 import pytest
+from gunicorn.util import load_class
+from gunicorn.workers.ggevent import GeventWorker
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -119,7 +121,7 @@ def gunicorn_config(monkeypatch: pytest.MonkeyPatch, **environ: str) -> dict[str
 def test_gunicorn_runs_gevent_workers_on_loopback_by_default(monkeypatch: pytest.MonkeyPatch) -> None:
     config = gunicorn_config(monkeypatch)
 
-    assert config["worker_class"] == "gevent"
+    assert issubclass(load_class(str(config["worker_class"])), GeventWorker)
     assert config["bind"] == "127.0.0.1:8000"
     assert config["workers"] == 2
     # Preloading would import the app in the master, before gevent patches the workers.

@@ -4,12 +4,22 @@ from __future__ import annotations
 
 import json
 import logging
+import sqlite3
 from typing import Any
 
 import pytest
+from django.contrib.auth import get_user_model
+from django.core.exceptions import (
+    DisallowedHost,
+    RequestDataTooBig,
+    SuspiciousOperation,
+    TooManyFieldsSent,
+    TooManyFilesSent,
+)
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.db import IntegrityError, InterfaceError, OperationalError, ProgrammingError, connection
 from django.http import Http404
-from django.test import RequestFactory
+from django.test import Client, RequestFactory
 from rest_framework import exceptions
 from rest_framework.test import APIClient
 
@@ -247,3 +257,113 @@ class TestExceptionHandler:
         [record] = caplog.records
         assert record.exc_info is not None
         assert record.exc_info[0] is RuntimeError
+
+
+class TestNoHtmlAnywhere:
+    """Every error the project's code or configuration answers is JSON, outside DRF too."""
+
+    @pytest.mark.parametrize("path", ["/healthz", "/readyz", "/metrics", "/healthz/"])
+    @pytest.mark.parametrize("method", ["post", "put", "delete", "patch"])
+    def test_a_wrong_method_on_a_probe_is_a_json_405(self, path: str, method: str) -> None:
+        response = getattr(Client(), method)(path)
+
+        assert_error(response, 405, "method_not_allowed")
+        assert response["Allow"] == "GET, HEAD"
+
+    def test_a_csrf_failure_is_a_json_403(self, staff: Account) -> None:
+        client = Client(enforce_csrf_checks=True)
+        client.force_login(get_user_model().objects.get(pk=staff.id))
+
+        response = client.post("/admin/logout/")
+
+        assert "CSRF" in assert_error(response, 403, "csrf_failed")["message"]
+
+    @pytest.mark.parametrize("host", ["evil.example.com", "bad host", "[::1"])
+    def test_a_host_not_allowed_is_a_json_400(self, anon: APIClient, host: str) -> None:
+        for path in (f"{API}/experts/", "/admin/", "/nope"):
+            assert_error(anon.get(path, HTTP_HOST=host), 400, "bad_request")
+
+    def test_the_probes_answer_whatever_the_host(self, anon: APIClient) -> None:
+        assert anon.get("/healthz", HTTP_HOST="10.0.0.7").status_code == 200
+
+    @pytest.mark.parametrize(
+        ("error", "status", "code"),
+        [
+            (RequestDataTooBig("too big"), 413, "request_too_large"),
+            (TooManyFieldsSent("too many"), 413, "too_many_fields"),
+            (TooManyFilesSent("too many"), 413, "too_many_files"),
+            (DisallowedHost("evil"), 400, "bad_request"),
+            (SuspiciousOperation("odd"), 400, "bad_request"),
+        ],
+    )
+    def test_suspicious_requests_in_drf_and_django_alike(self, error: Exception, status: int, code: str) -> None:
+        drf = errors.exception_handler(error, {})
+        django = errors.bad_request(RequestFactory().get("/"), error)
+
+        assert (drf.status_code, drf.data["error"]["code"]) == (status, code)
+        assert (django.status_code, json.loads(django.content)["error"]["code"]) == (status, code)
+
+    def test_the_body_limit_is_in_the_message(self, settings: Any) -> None:
+        settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 4242
+
+        response = errors.exception_handler(RequestDataTooBig("too big"), {})
+
+        assert "4242" in response.data["error"]["message"]
+
+
+class TestDatabaseUnavailable:
+    """The mapping; tests/test_database_outage.py sends requests through a failing connection."""
+
+    @pytest.mark.parametrize(
+        "error",
+        [
+            OperationalError("server closed the connection unexpectedly"),
+            InterfaceError("connection already closed"),
+            sqlite3.OperationalError("database is locked"),
+            # The configured driver's own error, as the gevent pool raises it when no connection frees up.
+            connection.Database.OperationalError("no free database connection within 10s (pool of 4 in use)"),
+        ],
+    )
+    def test_is_503_with_retry_after(self, error: Exception, settings: Any) -> None:
+        settings.UNAVAILABLE_RETRY_AFTER_SECONDS = 7
+
+        response = errors.exception_handler(error, {})
+
+        assert (response.status_code, response.data["error"]["code"]) == (503, "service_unavailable")
+        assert response["Retry-After"] == "7"
+
+    def test_a_port_error_says_when_to_retry_too(self) -> None:
+        assert errors.exception_handler(PortError("down"), {})["Retry-After"].isdigit()
+
+    def test_an_error_raised_from_an_outage_is_an_outage(self) -> None:
+        error = RuntimeError("wrapped")
+        error.__cause__ = OperationalError("could not connect")  # as `raise ... from` sets it
+
+        assert errors.exception_handler(error, {}).status_code == 503
+
+    @pytest.mark.parametrize("error", [ProgrammingError("no such column"), IntegrityError("duplicate key")])
+    def test_a_programming_error_stays_a_logged_500(self, error: Exception, caplog: pytest.LogCaptureFixture) -> None:
+        with caplog.at_level(logging.ERROR, logger="api.errors"):
+            response = errors.exception_handler(error, {"view": object()})
+
+        assert response.status_code == 500
+        assert [record.exc_info[0] for record in caplog.records if record.exc_info] == [type(error)]
+
+    def test_djangos_500_handler_answers_503_while_it_handles_an_outage(self) -> None:
+        request = RequestFactory().get("/admin/")
+        try:
+            raise OperationalError("connection refused")
+        except OperationalError:
+            response = errors.server_error(request)
+
+        assert response.status_code == 503
+        assert response["Retry-After"].isdigit()
+        assert json.loads(response.content)["error"]["code"] == "service_unavailable"
+
+    def test_djangos_500_handler_answers_500_for_anything_else(self) -> None:
+        try:
+            raise ProgrammingError("relation does not exist")
+        except ProgrammingError:
+            response = errors.server_error(RequestFactory().get("/"))
+
+        assert response.status_code == 500

@@ -63,6 +63,14 @@ def postgres_server() -> Iterator[PostgresServer]:
     server.destroy()
 
 
+@pytest.fixture
+def own_postgres_server() -> Iterator[PostgresServer]:
+    """A PostgreSQL cluster for one test only: for tests that stop and restart it."""
+    server = started(lambda: PostgresServer().start())
+    yield server
+    server.destroy()
+
+
 @pytest.fixture(scope="session")
 def postgres_with_replica(postgres_server: PostgresServer) -> Iterator[tuple[PostgresServer, PostgresServer]]:
     """The cluster above plus a streaming hot-standby replica of it (pg_basebackup)."""
