@@ -10,6 +10,7 @@ from django.utils import timezone
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from domain.experts import time_zones
 from domain.money import CURRENCY_EXPONENTS, MAX_MINOR_UNITS, Money
 from domain.skills import LANGUAGE_INPUT_PATTERN, SKILL_INPUT_PATTERN
 
@@ -144,11 +145,25 @@ class CommaSeparatedListField(serializers.ListField):
 
 # The domain normalises skills and languages (and says which field was wrong); these only
 # publish, in the schema, the inputs it accepts.
+class TextOnlyField(serializers.CharField):
+    """A CharField that takes only a JSON string: DRF would turn 0 into "0", which the schema refuses."""
+
+    def to_internal_value(self, data: Any) -> str:
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return str(super().to_internal_value(data))
+
+
 @extend_schema_field({"type": "string", "pattern": SKILL_INPUT_PATTERN})
-class SkillInputField(serializers.CharField):
+class SkillInputField(TextOnlyField):
     """A skill as typed, e.g. `Machine Learning`; stored as a tag, e.g. `machine-learning`."""
 
 
 @extend_schema_field({"type": "string", "pattern": LANGUAGE_INPUT_PATTERN})
-class LanguageInputField(serializers.CharField):
+class LanguageInputField(TextOnlyField):
     """An ISO 639-1 code, any case."""
+
+
+@extend_schema_field({"type": "string", "enum": sorted(time_zones())})
+class TimeZoneInputField(TextOnlyField):
+    """An IANA time zone name; the domain checks it, the schema lists the names it accepts."""

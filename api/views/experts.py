@@ -25,6 +25,7 @@ from api.serializers.common import (
     SkillInputField,
     StrictInputSerializer,
     StrictQuerySerializer,
+    TimeZoneInputField,
 )
 from api.serializers.experts import PROFILE_READ_ONLY, AvatarUrls, ExpertProfileSerializer, profile_data
 from domain.experts import BIO_MAX, HEADLINE_MAX, NAME_MAX, ExpertProfile
@@ -58,7 +59,7 @@ class ProfileInputSerializer(StrictInputSerializer):
     languages = serializers.ListField(
         child=LanguageInputField(), required=False, max_length=MAX_LANGUAGES, help_text="ISO 639-1 codes."
     )
-    timezone = serializers.CharField(required=False, max_length=64, help_text="IANA name, e.g. `Europe/Berlin`.")
+    timezone = TimeZoneInputField(required=False, max_length=64, help_text="IANA name, e.g. `Europe/Berlin`.")
     hourly_rate = MoneyInputSerializer()
 
     class Meta:

@@ -81,6 +81,8 @@ def server_environment(var_dir: Path, port: int) -> dict[str, str]:
         "THROTTLE_REGISTER": UNTHROTTLED,
         "THROTTLE_BOOKING_CREATE": UNTHROTTLED,
         "WEB_CONCURRENCY": "1",
+        # A recycled worker boots Django again while a request waits: seconds on a loaded machine.
+        "GUNICORN_MAX_REQUESTS": "0",
         "LOG_LEVEL": "WARNING",
     }
 
