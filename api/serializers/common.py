@@ -18,6 +18,7 @@ CURRENCIES = tuple(sorted(CURRENCY_EXPONENTS))
 READ_ONLY_MESSAGE = "This field is read-only."
 UNKNOWN_MESSAGE = "Unknown field."
 BLANK_MESSAGE = "This field may not be blank."
+NOT_TEXT_MESSAGE = "Not a valid string."
 
 
 class StrictInputSerializer(serializers.Serializer):
@@ -31,7 +32,7 @@ class StrictInputSerializer(serializers.Serializer):
     read_only_fields: ClassVar[tuple[str, ...]] = ()
 
     def to_internal_value(self, data: Any) -> Any:
-        unexpected = self._unexpected_fields(data)
+        unexpected = {**self._unexpected_fields(data), **self._non_text_fields(data)}
         try:
             value = super().to_internal_value(data)
         except serializers.ValidationError as error:
@@ -41,6 +42,18 @@ class StrictInputSerializer(serializers.Serializer):
         if unexpected:
             raise serializers.ValidationError(unexpected)
         return value
+
+    def _non_text_fields(self, data: Any) -> dict[str, list[str]]:
+        # DRF's CharField turns 0 into "0"; the schema says string, so a number is refused.
+        if not isinstance(data, Mapping):
+            return {}
+        return {
+            name: [NOT_TEXT_MESSAGE]
+            for name, field in self.fields.items()
+            if isinstance(field, serializers.CharField)
+            and data.get(name) is not None
+            and not isinstance(data[name], str)
+        }
 
     def _unexpected_fields(self, data: Any) -> dict[str, list[str]]:
         if not isinstance(data, Mapping):
