@@ -71,7 +71,10 @@ def test_each_fuzzing_identity_is_signed_in(fuzz_server: FuzzServer, identity: s
 def test_the_api_keeps_its_schema_under_fuzzing(fuzz_server: FuzzServer, identity: str, tmp_path: Path) -> None:
     report_path = tmp_path / "schemathesis.json"
     command = fuzz_command(fuzz_server, identity, report_path)
-    result = subprocess.run(command, capture_output=True, text=True, check=False, timeout=RUN_TIMEOUT_SECONDS)
+    # In tmp_path: schemathesis keeps a cache directory (.schemathesis/) where it runs.
+    result = subprocess.run(
+        command, cwd=tmp_path, capture_output=True, text=True, check=False, timeout=RUN_TIMEOUT_SECONDS
+    )
     # No report at all (a crash, a schema that did not load) fails here, with schemathesis' own words.
     assert report_path.exists(), result.stdout[-5000:] + result.stderr[-5000:]
     report = json.loads(report_path.read_text())
