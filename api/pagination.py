@@ -15,12 +15,13 @@ from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.utils.urls import replace_query_param
 
+from api.serializers.common import StrictQuerySerializer
 from domain.pagination import DEFAULT_PAGE_SIZE, MAX_PAGE_NUMBER, MAX_PAGE_SIZE, Page, PageRequest
 
 T = TypeVar("T")
 
 
-class PageQuerySerializer(serializers.Serializer):
+class PageQuerySerializer(StrictQuerySerializer):
     """The paging query parameters; list views extend it with their filters."""
 
     page = serializers.IntegerField(

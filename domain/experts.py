@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import functools
 import zoneinfo
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -23,11 +24,19 @@ class ExpertStatus(enum.StrEnum):
     SUSPENDED = "suspended"
 
 
+@functools.cache
+def time_zones() -> frozenset[str]:
+    """The IANA names a profile may use: the ones the system's database lists.
+
+    ZoneInfo alone would also open "posixrules" or "right/UTC", files of the database that
+    name no place; the API's schema publishes this list as the field's choices.
+    """
+    return frozenset(zoneinfo.available_timezones())
+
+
 def validate_timezone(name: str) -> str:
-    try:
-        zoneinfo.ZoneInfo(name)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError) as e:
-        raise InvalidInput.on_field("timezone", f"Unknown time zone {name!r}.") from e
+    if name not in time_zones():
+        raise InvalidInput.on_field("timezone", f"Unknown time zone {name!r}.")
     return name
 
 

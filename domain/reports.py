@@ -9,6 +9,7 @@ range [start, end) between two local midnights, never ``start + 1 day``.
 from __future__ import annotations
 
 import enum
+import re
 import zoneinfo
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -162,9 +163,17 @@ class ReportRun:
         self.csv_key = csv_key
 
 
+_REPORT_DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+
+
 def parse_report_day(value: str) -> date:
-    """An ISO date (YYYY-MM-DD) naming a report; InvalidInput otherwise."""
+    """An ISO date (YYYY-MM-DD) naming a report; InvalidInput otherwise.
+
+    Only that form: Python 3.11's fromisoformat also takes 20261121 and 2026-W47-6, which the
+    API's schema (format: date) does not promise."""
     try:
+        if not _REPORT_DAY.fullmatch(value):
+            raise ValueError(value)
         return date.fromisoformat(value)
     except ValueError as e:
         raise InvalidInput.on_field("date", "Use a date as YYYY-MM-DD.") from e

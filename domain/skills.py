@@ -10,6 +10,13 @@ MAX_SKILLS = 20
 MAX_LANGUAGES = 10
 _SKILL_CHARS = re.compile(r"^[a-z0-9][a-z0-9+#.\-]{0,39}$")
 _LANGUAGE = re.compile(r"^[a-z]{2}$")
+# What a client may send, before normalising (spaces trimmed, case folded, runs of space or
+# underscore made one hyphen): the API schema publishes these, so they say exactly what
+# normalise_skill and normalise_languages accept (a property test holds them to it). The
+# Kelvin sign is there because str.lower() makes it a "k". A run counts as one character,
+# and the lookahead keeps the regex from trying every way to split a long run.
+SKILL_INPUT_PATTERN = r"^\s*[A-Za-z0-9\u212a](?:[A-Za-z0-9+#.\-\u212a]|[\s_]+(?=[^\s_]|\s*$)){0,39}\s*$"
+LANGUAGE_INPUT_PATTERN = r"^\s*[A-Za-z\u212a]{2}\s*$"
 
 
 def normalise_skill(raw: str) -> str:

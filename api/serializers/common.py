@@ -7,13 +7,18 @@ from datetime import UTC, datetime
 from typing import Any, ClassVar
 
 from django.utils import timezone
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from domain.experts import time_zones
 from domain.money import CURRENCY_EXPONENTS, MAX_MINOR_UNITS, Money
+from domain.skills import LANGUAGE_INPUT_PATTERN, SKILL_INPUT_PATTERN
 
 CURRENCIES = tuple(sorted(CURRENCY_EXPONENTS))
 READ_ONLY_MESSAGE = "This field is read-only."
 UNKNOWN_MESSAGE = "Unknown field."
+BLANK_MESSAGE = "This field may not be blank."
+NOT_TEXT_MESSAGE = "Not a valid string."
 
 
 class StrictInputSerializer(serializers.Serializer):
@@ -27,7 +32,7 @@ class StrictInputSerializer(serializers.Serializer):
     read_only_fields: ClassVar[tuple[str, ...]] = ()
 
     def to_internal_value(self, data: Any) -> Any:
-        unexpected = self._unexpected_fields(data)
+        unexpected = {**self._unexpected_fields(data), **self._non_text_fields(data)}
         try:
             value = super().to_internal_value(data)
         except serializers.ValidationError as error:
@@ -38,6 +43,18 @@ class StrictInputSerializer(serializers.Serializer):
             raise serializers.ValidationError(unexpected)
         return value
 
+    def _non_text_fields(self, data: Any) -> dict[str, list[str]]:
+        # DRF's CharField turns 0 into "0"; the schema says string, so a number is refused.
+        if not isinstance(data, Mapping):
+            return {}
+        return {
+            name: [NOT_TEXT_MESSAGE]
+            for name, field in self.fields.items()
+            if isinstance(field, serializers.CharField)
+            and data.get(name) is not None
+            and not isinstance(data[name], str)
+        }
+
     def _unexpected_fields(self, data: Any) -> dict[str, list[str]]:
         if not isinstance(data, Mapping):
             return {}  # DRF itself reports "expected a dictionary"
@@ -46,6 +63,30 @@ class StrictInputSerializer(serializers.Serializer):
             str(key): [READ_ONLY_MESSAGE if key in self.read_only_fields else UNKNOWN_MESSAGE]
             for key in data
             if key not in writable
+        }
+
+
+class StrictQuerySerializer(serializers.Serializer):
+    """Query parameters where ``?status=`` is a blank value, refused unless the field allows blanks.
+
+    DRF reads an empty optional parameter as a missing one, so ``?status=`` would list every
+    status and ``?sort=`` sort by relevance: the client asked for something and got something
+    else. The schema says these parameters have a value; the server holds them to it.
+    """
+
+    def to_internal_value(self, data: Any) -> Any:
+        blank = self._blank_fields(data)
+        if blank:
+            raise serializers.ValidationError(blank)
+        return super().to_internal_value(data)
+
+    def _blank_fields(self, data: Any) -> dict[str, list[str]]:
+        if not hasattr(data, "getlist"):
+            return {}
+        return {
+            name: [BLANK_MESSAGE]
+            for name, field in self.fields.items()
+            if not getattr(field, "allow_blank", False) and "" in data.getlist(name)
         }
 
 
@@ -113,3 +154,29 @@ class CommaSeparatedListField(serializers.ListField):
         if isinstance(data, list) and all(isinstance(item, str) for item in data):
             data = [part.strip() for item in data for part in item.split(",") if part.strip()]
         return super().to_internal_value(data)
+
+
+# The domain normalises skills and languages (and says which field was wrong); these only
+# publish, in the schema, the inputs it accepts.
+class TextOnlyField(serializers.CharField):
+    """A CharField that takes only a JSON string: DRF would turn 0 into "0", which the schema refuses."""
+
+    def to_internal_value(self, data: Any) -> str:
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return str(super().to_internal_value(data))
+
+
+@extend_schema_field({"type": "string", "pattern": SKILL_INPUT_PATTERN})
+class SkillInputField(TextOnlyField):
+    """A skill as typed, e.g. `Machine Learning`; stored as a tag, e.g. `machine-learning`."""
+
+
+@extend_schema_field({"type": "string", "pattern": LANGUAGE_INPUT_PATTERN})
+class LanguageInputField(TextOnlyField):
+    """An ISO 639-1 code, any case."""
+
+
+@extend_schema_field({"type": "string", "enum": sorted(time_zones())})
+class TimeZoneInputField(TextOnlyField):
+    """An IANA time zone name; the domain checks it, the schema lists the names it accepts."""

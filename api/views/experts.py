@@ -17,13 +17,22 @@ from rest_framework.views import APIView
 from api.auth import actor, optional_actor
 from api.pagination import PageQuerySerializer, page_envelope, page_request, paginated
 from api.schema import error_responses
-from api.serializers.common import CURRENCIES, CommaSeparatedListField, MoneyInputSerializer, StrictInputSerializer
+from api.serializers.common import (
+    CURRENCIES,
+    CommaSeparatedListField,
+    LanguageInputField,
+    MoneyInputSerializer,
+    SkillInputField,
+    StrictInputSerializer,
+    StrictQuerySerializer,
+    TimeZoneInputField,
+)
 from api.serializers.experts import PROFILE_READ_ONLY, AvatarUrls, ExpertProfileSerializer, profile_data
 from domain.experts import BIO_MAX, HEADLINE_MAX, NAME_MAX, ExpertProfile
 from domain.ids import ExpertId
 from domain.money import MAX_MINOR_UNITS
 from domain.search import MAX_QUERY_LENGTH, SearchQuery, SearchSort
-from domain.skills import normalise_languages, normalise_skills
+from domain.skills import MAX_LANGUAGES, MAX_SKILLS, normalise_languages, normalise_skills
 from services.experts import ExpertSearchPage
 from services.profile_views import MAX_TRENDING_DAYS, MAX_TRENDING_LIMIT, TrendingExpert
 
@@ -42,10 +51,15 @@ class ProfileInputSerializer(StrictInputSerializer):
     headline = serializers.CharField(max_length=HEADLINE_MAX)
     bio = serializers.CharField(required=False, allow_blank=True, max_length=BIO_MAX)
     skills = serializers.ListField(
-        child=serializers.CharField(), required=False, help_text="Free text; stored as normalised tags."
+        child=SkillInputField(),
+        required=False,
+        max_length=MAX_SKILLS,
+        help_text="Free text; stored as normalised tags.",
     )
-    languages = serializers.ListField(child=serializers.CharField(), required=False, help_text="ISO 639-1 codes.")
-    timezone = serializers.CharField(required=False, max_length=64, help_text="IANA name, e.g. `Europe/Berlin`.")
+    languages = serializers.ListField(
+        child=LanguageInputField(), required=False, max_length=MAX_LANGUAGES, help_text="ISO 639-1 codes."
+    )
+    timezone = TimeZoneInputField(required=False, max_length=64, help_text="IANA name, e.g. `Europe/Berlin`.")
     hourly_rate = MoneyInputSerializer()
 
     class Meta:
@@ -65,10 +79,18 @@ class ExpertSearchApi(APIView):
     class QuerySerializer(PageQuerySerializer):
         q = serializers.CharField(required=False, default="", allow_blank=True, max_length=MAX_QUERY_LENGTH)
         skills = CommaSeparatedListField(
-            child=serializers.CharField(), required=False, default=list, help_text="All must match; `a,b` or repeat."
+            child=SkillInputField(),
+            required=False,
+            default=list,
+            max_length=MAX_SKILLS,
+            help_text="All must match; `a,b` or repeat.",
         )
         languages = CommaSeparatedListField(
-            child=serializers.CharField(), required=False, default=list, help_text="Any may match; ISO 639-1."
+            child=LanguageInputField(),
+            required=False,
+            default=list,
+            max_length=MAX_LANGUAGES,
+            help_text="Any may match; ISO 639-1.",
         )
         min_rate = serializers.IntegerField(required=False, min_value=0, max_value=MAX_MINOR_UNITS)
         max_rate = serializers.IntegerField(required=False, min_value=0, max_value=MAX_MINOR_UNITS)
@@ -201,7 +223,7 @@ class ExpertTrendingApi(APIView):
 
     permission_classes = [AllowAny]
 
-    class QuerySerializer(serializers.Serializer):
+    class QuerySerializer(StrictQuerySerializer):
         days = serializers.IntegerField(min_value=1, max_value=MAX_TRENDING_DAYS, default=7)
         limit = serializers.IntegerField(min_value=1, max_value=MAX_TRENDING_LIMIT, default=10)
 

@@ -11,7 +11,8 @@ from collections.abc import Callable
 from typing import Any
 
 from dependency_injector.wiring import Provider, inject
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -84,6 +85,7 @@ class ReportDetailApi(APIView):
     @extend_schema(
         operation_id="report_get",
         tags=TAGS,
+        parameters=[OpenApiParameter("day", OpenApiTypes.DATE, OpenApiParameter.PATH, description="YYYY-MM-DD.")],
         request=None,
         responses={200: OutputSerializer, **error_responses(400, 401, 403, 404)},
     )

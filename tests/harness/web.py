@@ -6,6 +6,7 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -21,23 +22,28 @@ def gunicorn_serving(
     environment: dict[str, str], port: int, *, config: str = "gunicorn.conf.py", arguments: Sequence[str] = ()
 ) -> Iterator[subprocess.Popen[str]]:
     """`gunicorn project.wsgi --config <config>`, yielded once ``port`` answers (its stderr in
-    the failure message if it exits first); stopped with SIGTERM, as a PaaS stops it."""
-    process = subprocess.Popen(
-        [GUNICORN, "project.wsgi", "--config", config, *arguments],
-        cwd=ROOT,
-        env=environment,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        wait_until(lambda: port_open(port) or process.poll() is not None, timeout=60, what="gunicorn")
-        if process.poll() is not None:
-            raise AssertionError(f"gunicorn exited: {process.communicate()[1]}")
-        yield process
-    finally:
-        process.terminate()
-        process.communicate(timeout=30)
+    the failure message if it exits first); stopped with SIGTERM, as a PaaS stops it.
+
+    Its stderr (the app's log) goes to a file, not a pipe: nobody reads a pipe while the
+    server runs, and once a busy server's log fills it every worker blocks on a write."""
+    with tempfile.TemporaryFile(mode="w+") as log:
+        process = subprocess.Popen(
+            [GUNICORN, "project.wsgi", "--config", config, *arguments],
+            cwd=ROOT,
+            env=environment,
+            stdout=subprocess.DEVNULL,
+            stderr=log,
+            text=True,
+        )
+        try:
+            wait_until(lambda: port_open(port) or process.poll() is not None, timeout=60, what="gunicorn")
+            if process.poll() is not None:
+                log.seek(0)
+                raise AssertionError(f"gunicorn exited: {log.read()}")
+            yield process
+        finally:
+            process.terminate()
+            process.wait(timeout=30)
 
 
 def worker_pids(master: subprocess.Popen[str]) -> set[int]:
