@@ -74,6 +74,7 @@ def test_every_process_refuses_to_start_without_a_secret_key(tmp_path: Path, nam
         ("worker", "short-but-random-" + secrets.token_hex(8)),
         ("web", "ab" * 40),
     ],
+    ids=["development", "short", "few-distinct"],  # fixed ids: xdist workers must collect the same names
 )
 def test_the_development_key_or_a_weak_one_is_refused_too(tmp_path: Path, name: str, key: str) -> None:
     finished = run(name, production(tmp_path, SECRET_KEY=key))
@@ -119,6 +120,7 @@ def test_debug_accepts_the_development_key(tmp_path: Path) -> None:
         (secrets.token_urlsafe(30), "too weak: 40 characters"),
         ("abcd" * 20, "4 distinct"),
     ],
+    ids=["empty", "development", "insecure-prefix", "short", "few-distinct"],
 )
 def test_what_makes_a_key_unfit(key: str, problem: str) -> None:
     assert problem in (secret_key_problem(key, development_key="dev") or "")
