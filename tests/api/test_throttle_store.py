@@ -38,7 +38,8 @@ def test_the_counters_live_in_the_throttle_cache_not_the_response_cache(anon: AP
 
 
 def test_x_forwarded_for_is_not_an_identity(anon: APIClient) -> None:
-    spoofed = [refresh(anon, HTTP_X_FORWARDED_FOR=f"198.51.100.{n}") for n in range(3)]
+    # From a peer that is not a trusted proxy (TRUSTED_PROXIES): its X-Forwarded-For is its own say-so.
+    spoofed = [refresh(anon, REMOTE_ADDR="192.0.2.7", HTTP_X_FORWARDED_FOR=f"198.51.100.{n}") for n in range(3)]
 
     assert spoofed == [401, 401, 429]
 

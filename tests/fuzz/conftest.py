@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.harness.deployment import PLAIN_HTTP_DEPLOYMENT
 from tests.harness.servers import LOOPBACK, free_port
 from tests.harness.web import gunicorn_serving
 
@@ -69,6 +70,7 @@ def server_environment(var_dir: Path, port: int) -> dict[str, str]:
     }
     return {
         **inherited,
+        **PLAIN_HTTP_DEPLOYMENT,
         "DJANGO_SETTINGS_MODULE": "project.settings",
         "VAR_DIR": str(var_dir),
         "REDIS_URL": "",

@@ -12,6 +12,7 @@ import pytest
 from celery import Task
 
 from project.celery import app
+from tests.harness.deployment import PLAIN_HTTP_DEPLOYMENT
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -75,6 +76,7 @@ def test_a_redis_broker_gets_the_outage_proof_beat_and_transport(tmp_path: Path)
     """From the environment, as a worker and beat read it (production settings, a fresh process)."""
     environment = {
         **os.environ,
+        **PLAIN_HTTP_DEPLOYMENT,
         "DJANGO_SETTINGS_MODULE": "project.settings",
         "VAR_DIR": str(tmp_path),
         "REDIS_URL": "redis://127.0.0.1:6379/0",
