@@ -2,7 +2,7 @@
 # The Debian/Ubuntu packages `make test` needs, installed only when missing:
 #   make, Python 3.11's venv  to build .venv (.ci/run checks these before make exists)
 #   postgresql, redis-server   the throwaway servers of the stack run (tests/harness)
-#   nginx, openssl, systemd    the VM deploy tests (tests/deploy): a throwaway nginx with a
+#   nginx, openssl, curl, systemd  the VM deploy tests (tests/deploy): a throwaway nginx with a
 #                              self-signed certificate; systemd-analyze on the shipped units
 # Nothing missing: apt-get is not touched. Missing and root: apt-get update + install.
 # Missing and not root: an error in CI (CI=true: a missing server fails, never
@@ -40,6 +40,8 @@ command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
 # Debian keeps nginx in /usr/sbin, off a non-root PATH.
 command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || missing+=(nginx)
 command -v openssl >/dev/null 2>&1 || missing+=(openssl)
+# curl speaks HTTP/2 to the throwaway nginx (tests/harness/nginx.py).
+command -v curl >/dev/null 2>&1 || missing+=(curl)
 command -v systemd-analyze >/dev/null 2>&1 || missing+=(systemd)
 
 if [ "${#missing[@]}" -eq 0 ]; then
