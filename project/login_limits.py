@@ -25,4 +25,5 @@ def login_username(request: HttpRequest, credentials: dict[str, Any] | None) -> 
     given = dict(credentials or {})
     data: Any = getattr(request, "data", None) or request.POST
     value = given.get("email") or given.get("username") or data.get("email") or data.get("username")
-    return email_key(value) if isinstance(value, str) else None
+    # django-axes keeps it in a 255-character column: an enormous "email" must not fail the insert.
+    return email_key(value)[:255] if isinstance(value, str) else None
