@@ -13,7 +13,6 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib.auth import get_user_model
-from django.core.validators import MaxLengthValidator
 from drf_spectacular.utils import extend_schema
 from rest_framework import exceptions, serializers
 from rest_framework.request import Request
@@ -47,8 +46,7 @@ class LoginSerializer(TokenObtainPairSerializer):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         # No address is longer (RFC 5321): a longer one is a 400 before any look-up or lockout record.
-        self.fields[self.username_field].max_length = 254
-        self.fields[self.username_field].validators.append(MaxLengthValidator(254))
+        self.fields[self.username_field] = serializers.CharField(write_only=True, max_length=254)
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, str]:
         try:

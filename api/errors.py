@@ -53,6 +53,10 @@ def error_body(code: str, message: str, fields: Fields | None = None) -> dict[st
     return {"error": {"code": code, "message": message, "fields": fields or {}}}
 
 
+# The one answer to a database outage, from a DRF view and from Django's 500 handler alike.
+DATABASE_UNAVAILABLE_BODY = error_body(UNAVAILABLE_CODE, DATABASE_UNAVAILABLE_MESSAGE)
+
+
 def exception_handler(exc: Exception, context: Mapping[str, Any]) -> Response:
     """DRF's EXCEPTION_HANDLER: every exception a view lets out becomes one error shape."""
     set_rollback()  # as DRF's own handler does, for ATOMIC_REQUESTS
@@ -60,7 +64,7 @@ def exception_handler(exc: Exception, context: Mapping[str, Any]) -> Response:
         return _domain_response(exc)
     if database_unavailable(exc):
         logger.warning("Database unavailable in %s: %s", _view_name(context), exc)
-        return Response(error_body(UNAVAILABLE_CODE, DATABASE_UNAVAILABLE_MESSAGE), status=503, headers=retry_later())
+        return Response(DATABASE_UNAVAILABLE_BODY, status=503, headers=retry_later())
     if isinstance(exc, SuspiciousOperation):
         return Response(rejection_body(exc), status=rejection_status(exc))
     if isinstance(exc, Http404):
@@ -206,9 +210,7 @@ def server_error(request: HttpRequest) -> JsonResponse:
     # outside a DRF view (the admin, a session or user lookup in a middleware) is a 503 too.
     # Django logs it either way (django.request); the client learns nothing of it.
     if database_unavailable(sys.exc_info()[1]):
-        return JsonResponse(
-            error_body(UNAVAILABLE_CODE, DATABASE_UNAVAILABLE_MESSAGE), status=503, headers=retry_later()
-        )
+        return JsonResponse(DATABASE_UNAVAILABLE_BODY, status=503, headers=retry_later())
     return JsonResponse(error_body("server_error", "Internal server error."), status=500)
 
 

@@ -12,6 +12,7 @@ from project.settings import (
     REST_FRAMEWORK,
     STATIC_ROOT,
 )
+from tests.harness.deployment import TEST_SECRET_KEY
 
 # Hashing passwords with a slow hasher would dominate the test run.
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
@@ -33,7 +34,7 @@ REST_FRAMEWORK = {
 EVENTS_BACKEND = "memory"
 # A key of the tests' own: with debug off, the development key refuses to start (project/secret_key.py).
 # The HTTPS defaults above were derived from the development key: plain HTTP, as in `make run`.
-SECRET_KEY = "tests-only-key-never-deployed-9f3c1e7a5b2d4c6e8a0b1d3f5e7c9a2b4d6f8e0a"
+SECRET_KEY = TEST_SECRET_KEY  # the servers the tests start use it too (tests/harness/deployment.py)
 # WhiteNoise warns on every request when the static root is missing.
 STATIC_ROOT.mkdir(parents=True, exist_ok=True)
 

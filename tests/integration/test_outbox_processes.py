@@ -30,7 +30,6 @@ from typing import Any
 
 import pytest
 from celery import Celery
-from django.conf import settings
 from django.db import connection
 from rest_framework_simplejwt.tokens import AccessToken
 
@@ -237,8 +236,6 @@ def web(stack: Stack) -> Iterator[Web]:
         WEB_CONCURRENCY="1",
         PORT=str(port),
         WEB_HOST=LOOPBACK,
-        # The tokens are minted in this process (tests.settings): the server must check them with the same key.
-        SECRET_KEY=settings.SECRET_KEY,
     )
     environment = {name: value for name, value in environment.items() if not name.startswith("GUNICORN_")}
     with gunicorn_serving(environment, port):

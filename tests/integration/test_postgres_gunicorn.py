@@ -19,7 +19,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-from django.conf import settings
 from django.db import connection
 from rest_framework_simplejwt.tokens import AccessToken
 
@@ -48,8 +47,6 @@ def web_environment(port: int, **overrides: str) -> dict[str, str]:
     return {
         **environment,
         **PLAIN_HTTP_DEPLOYMENT,
-        # The tokens are minted in this process (tests.settings): the server checks them with the same key.
-        "SECRET_KEY": settings.SECRET_KEY,
         "DJANGO_SETTINGS_MODULE": "project.settings",
         "DATABASE_URL": database_url(),
         "DATABASE_POOL": "gevent",
