@@ -313,6 +313,8 @@ AXES_USERNAME_CALLABLE = "project.login_limits.login_username"
 AXES_LOCKOUT_CALLABLE = "api.errors.login_locked_out"  # 429 in the one JSON error shape
 # A row per successful login, kept for ever, is not wanted: Django keeps last_login.
 AXES_DISABLE_ACCESS_LOG = True
+# Its start-up banner on every process start (web worker, celery, each manage.py) is noise in the logs.
+AXES_VERBOSE = False
 
 # --- What is public (docs/security.md) ----------------------------------------------
 # Each can be switched off: the OpenAPI schema (/api/schema/) and Swagger UI (/api/docs/,

@@ -140,7 +140,7 @@ def test_suspend_and_reinstate_go_through_the_use_cases_and_the_search_index(sta
 
 
 def test_staff_cannot_publish_an_experts_draft_from_the_admin(staff: Client) -> None:
-    # Only the owner publishes (services/experts.py, expert_publish; README's endpoint table).
+    # Only the owner publishes (services/experts.py, expert_publish; docs/api.md's endpoint table).
     draft = ExpertProfileRow.objects.filter(status="draft").first()
     assert draft is not None
     actions = [
